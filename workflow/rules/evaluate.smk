@@ -1,0 +1,32 @@
+# Evaluation: every method is judged by the same code on its scores.h5 against labels.h5.
+
+rule evaluate:
+    input:
+        manifest="results/{dataset}/manifest.csv",
+        labels="results/{dataset}/labels.h5",
+        scores="results/{dataset}/{method}/scores.h5",
+    output:
+        auc=report("results/{dataset}/{method}_auc.csv", category="Metrics", caption="../report/auc.rst"),
+        f1=report("results/{dataset}/{method}_f1.csv", category="Metrics", caption="../report/f1.rst"),
+        per_video="results/{dataset}/{method}/per_video.csv",
+        per_class="results/{dataset}/{method}/per_class.csv",
+        timelines=report("results/{dataset}/{method}/timelines.png", category="Timelines", caption="../report/timelines.rst"),
+    params: cfg=lambda wc: vc.as_json(config["evaluation"])
+    log: "logs/{dataset}/{method}/evaluate.log"
+    shell:
+        "vadflow evaluate --cfg {params.cfg:q} --method {wildcards.method} --manifest {input.manifest:q}"
+        " --labels {input.labels:q} --scores {input.scores:q} --auc {output.auc:q} --f1 {output.f1:q}"
+        " --per-video {output.per_video:q} --per-class {output.per_class:q} --timelines {output.timelines:q} 2>&1 | tee {log:q}"
+
+rule summary:
+    input:
+        auc=lambda wc: expand("results/{{dataset}}/{method}_auc.csv", method=vc.method_names(config)),
+        f1=lambda wc: expand("results/{{dataset}}/{method}_f1.csv", method=vc.method_names(config)),
+        images=lambda wc: expand("results/{{dataset}}/{method}/timelines.png", method=vc.method_names(config)),
+    output:
+        csv="results/{dataset}/summary.csv",
+        html="results/{dataset}/report.html",
+    log: "logs/{dataset}/summary.log"
+    shell:
+        "vadflow summary --dataset {wildcards.dataset} --auc {input.auc:q} --f1 {input.f1:q} --images {input.images:q}"
+        " --out-csv {output.csv:q} --out-html {output.html:q} 2>&1 | tee {log:q}"

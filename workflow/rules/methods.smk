@@ -1,0 +1,30 @@
+# Method stage, written once over {method}: a method's `kind` picks its implementation and its
+# config section is its only params, so editing methods.<name> reruns only that method.
+
+rule train:
+    input:
+        manifest="results/{dataset}/manifest.csv",
+        labels="results/{dataset}/labels.h5",
+        features=lambda wc: vc.method_features(config, wc.dataset, wc.method),
+    output: "results/{dataset}/{method}/model.pt"
+    params: cfg=lambda wc: vc.as_json(vc.method_params(config, wc.dataset, wc.method))
+    threads: 2
+    resources: gpu=1
+    log: "logs/{dataset}/{method}/train.log"
+    shell:
+        "vadflow train --cfg {params.cfg:q} --manifest {input.manifest:q} --labels {input.labels:q}"
+        " --features {input.features:q} --threads {threads} --out {output:q} 2>&1 | tee {log:q}"
+
+rule score:
+    input:
+        model="results/{dataset}/{method}/model.pt",
+        manifest="results/{dataset}/manifest.csv",
+        labels="results/{dataset}/labels.h5",
+        features=lambda wc: vc.method_features(config, wc.dataset, wc.method),
+    output: "results/{dataset}/{method}/scores.h5"
+    params: cfg=lambda wc: vc.as_json(vc.method_params(config, wc.dataset, wc.method))
+    threads: 2
+    log: "logs/{dataset}/{method}/score.log"
+    shell:
+        "vadflow score --cfg {params.cfg:q} --model {input.model:q} --manifest {input.manifest:q} --labels {input.labels:q}"
+        " --features {input.features:q} --threads {threads} --out {output:q} 2>&1 | tee {log:q}"

@@ -1,0 +1,211 @@
+"""``vadflow`` command line: the entry points Snakemake rules call, one per job type.
+
+Each job receives its config section as JSON (``--cfg``), exactly the rule's ``params``, so
+what a job computes and what triggers its rerun are the same thing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+log = logging.getLogger("vadflow")
+
+
+def _cfg(text: str) -> dict[str, Any]:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"--cfg is not valid JSON: {exc}") from None
+
+
+def _set_threads(n: int | None) -> None:
+    if n:
+        import torch
+
+        torch.set_num_threads(n)
+
+
+def cmd_synth(a: argparse.Namespace) -> None:
+    from vadflow.data.synthetic import generate
+
+    info = generate(_cfg(a.cfg), a.out, progress=not a.quiet)
+    log.info("synthetic dataset written to %s: %s", a.out, info)
+
+
+def cmd_manifest(a: argparse.Namespace) -> None:
+    from vadflow.data.manifest import build_manifest, write_manifest
+    from vadflow.io import config_hash
+
+    cfg = _cfg(a.cfg)
+    table, labels, facts = build_manifest(cfg, progress=not a.quiet)
+    write_manifest(table, labels, a.manifest, a.labels, attrs={"dataset_config_hash": config_hash(cfg), "root": cfg["root"]})
+    log.info("annotation files used: %s", ", ".join(facts["files"]))
+    log.info("%d videos: %s", facts["n_videos"], facts["status"])
+    for (split, cls), n in sorted(facts["per_class"].items()):
+        log.info("  %-5s %-30s %5d", split, cls, n)
+
+
+def cmd_extract(a: argparse.Namespace) -> None:
+    from vadflow.features.extract import extract_shard
+
+    _set_threads(a.threads)
+    extract_shard(a.manifest, a.root, _cfg(a.cfg), a.shard, a.out, progress=not a.quiet)
+
+
+def cmd_merge(a: argparse.Namespace) -> None:
+    from vadflow.features.store import merge
+
+    log.info("merged %s into %s", merge(a.shards, a.out), a.out)
+
+
+def cmd_train(a: argparse.Namespace) -> None:
+    from vadflow.methods import get_method
+    from vadflow.methods.data import load_videos
+
+    _set_threads(a.threads)
+    cfg = _cfg(a.cfg)
+    cls = get_method(cfg["kind"])
+    train = load_videos(a.manifest, a.labels, a.features, split="train", layouts=cls.layouts)
+    log.info("training %s (kind %s) on %d videos", cfg.get("name"), cfg["kind"], len(train))
+    model = cls(cfg)
+    model.fit(train)
+    model.save(a.out)
+
+
+def cmd_score(a: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from vadflow.methods import get_method
+    from vadflow.methods.data import load_videos
+    from vadflow.scores import write_scores
+
+    _set_threads(a.threads)
+    cfg = _cfg(a.cfg)
+    cls = get_method(cfg["kind"])
+    model = cls.load(a.model)
+    test = load_videos(a.manifest, a.labels, a.features, split="test", layouts=cls.layouts)
+    scores = {v.id: model.score(v) for v in tqdm(test, desc=f"score {cfg.get('name')}", unit="video", disable=a.quiet)}
+    write_scores(a.out, scores, attrs={"method": cfg.get("name", ""), "kind": cfg["kind"]})
+
+
+def cmd_evaluate(a: argparse.Namespace) -> None:
+    from vadflow.data.manifest import read_labels, read_manifest
+    from vadflow.evaluation.plots import plot_timelines
+    from vadflow.evaluation.tables import evaluate
+    from vadflow.io import atomic_path
+    from vadflow.scores import read_scores
+
+    cfg = _cfg(a.cfg)
+    table = read_manifest(a.manifest)
+    scores = read_scores(a.scores)
+    test = table[(table["split"] == "test") & table["id"].isin(list(scores))]
+    skipped = table[(table["split"] == "test") & ~table["id"].isin(list(scores))]
+    if len(skipped):
+        log.warning("%d test videos have no scores (status %s) and are left out of the metrics",
+                    len(skipped), skipped["status"].value_counts().to_dict())
+    videos = test.rename(columns={})[["id", "cls", "anomalous", "fps"]].reset_index(drop=True)
+    labels = read_labels(a.labels, list(videos["id"]))
+    tables = evaluate(labels, scores, videos, cfg)
+    for key, path in (("auc", a.auc), ("f1", a.f1), ("per_video", a.per_video), ("per_class", a.per_class)):
+        df = tables[key]
+        df.insert(0, "method", a.method)
+        with atomic_path(path) as tmp:
+            df.to_csv(tmp, index=False, float_format="%.6g")
+    plot_timelines(labels, scores, videos, a.timelines, n=int(cfg.get("plot_videos", 6)),
+                   threshold=float(cfg.get("threshold", 0.5)), title=a.method)
+    log.info("%s: %s", a.method, tables["auc"].iloc[0].to_dict())
+
+
+def cmd_summary(a: argparse.Namespace) -> None:
+    from vadflow.evaluation.report import write_report
+
+    write_report(a.auc, a.f1, a.out_csv, a.out_html, images=a.images, dataset=a.dataset)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vadflow", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def add(name: str, fn: Callable[[argparse.Namespace], None], help: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help)
+        sp.set_defaults(fn=fn)
+        sp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+        return sp
+
+    sp = add("synth", cmd_synth, "generate the synthetic dataset")
+    sp.add_argument("--cfg", required=True, help="datasets.<name>.generator as JSON")
+    sp.add_argument("--out", required=True)
+
+    sp = add("manifest", cmd_manifest, "probe videos, write manifest.csv and labels.h5")
+    sp.add_argument("--cfg", required=True, help="datasets.<name> as JSON")
+    sp.add_argument("--manifest", required=True)
+    sp.add_argument("--labels", required=True)
+
+    sp = add("extract", cmd_extract, "extract clip features of one shard")
+    for k in ("--cfg", "--root", "--manifest", "--shard", "--out"):
+        sp.add_argument(k, required=True)
+    sp.add_argument("--threads", type=int, default=None)
+
+    sp = add("merge", cmd_merge, "merge feature shards into one file")
+    sp.add_argument("--out", required=True)
+    sp.add_argument("shards", nargs="+")
+
+    for name, fn in (("train", cmd_train), ("score", cmd_score)):
+        sp = add(name, fn, f"{name} a method")
+        for k in ("--cfg", "--manifest", "--labels", "--features", "--out"):
+            sp.add_argument(k, required=True)
+        sp.add_argument("--threads", type=int, default=None)
+        if name == "score":
+            sp.add_argument("--model", required=True)
+
+    sp = add("evaluate", cmd_evaluate, "frame AUC, F1@k, per-video table and plots of one method")
+    for k in ("--cfg", "--method", "--manifest", "--labels", "--scores", "--auc", "--f1", "--per-video", "--per-class", "--timelines"):
+        sp.add_argument(k, required=True)
+
+    sp = add("summary", cmd_summary, "summary.csv and report.html over methods")
+    sp.add_argument("--dataset", required=True)
+    sp.add_argument("--auc", nargs="+", required=True)
+    sp.add_argument("--f1", nargs="+", required=True)
+    sp.add_argument("--images", nargs="*", default=[])
+    sp.add_argument("--out-csv", required=True)
+    sp.add_argument("--out-html", required=True)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        args.fn(args)
+    except _user_errors() as exc:
+        # Our own errors name the file, key or video and what to do; a traceback adds nothing.
+        # Anything else is a bug and keeps its traceback.
+        log.error("%s: %s", type(exc).__name__, exc)
+        return 1
+    return 0
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from vadflow.config import ConfigError
+    from vadflow.data.annotations import AnnotationError
+    from vadflow.data.ucf_crime import DatasetError
+    from vadflow.features.store import FeatureStoreError
+    from vadflow.methods.base import MethodError
+    from vadflow.video.decoder import DecodeError
+
+    errors: list[type[BaseException]] = [ConfigError, AnnotationError, DatasetError, FeatureStoreError, MethodError, DecodeError]
+    try:
+        from vadflow.features.checkpoints import CheckpointError
+
+        errors.append(CheckpointError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""The data stage: one manifest row per video, and frame labels in ``labels.h5``."""
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from vadflow.data import annotations as ann
+from vadflow.data.ucf_crime import DatasetError, VideoEntry, load_entries
+from vadflow.io import atomic_path
+from vadflow.video.decoder import DecodeError, VideoInfo, probe
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ["id", "path", "split", "cls", "anomalous", "frames", "fps", "width", "height", "status", "error"]
+
+
+def _probe_all(root: Path, entries: list[VideoEntry], strict: bool, progress: bool) -> list[VideoInfo | Exception]:
+    def one(e: VideoEntry) -> VideoInfo | Exception:
+        try:
+            return probe(root / e.relpath)
+        except DecodeError as exc:
+            return exc
+
+    # Probing is I/O and C-library bound (decord/FFmpeg release the GIL), so threads overlap it.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(tqdm(pool.map(one, entries), total=len(entries), desc="probe videos", unit="video", disable=not progress))
+    if strict:
+        bad = [(e, r) for e, r in zip(entries, results) if isinstance(r, Exception)]
+        if bad:
+            raise DecodeError(f"strict: {len(bad)} videos cannot be decoded; first: {bad[0][1]}")
+    return results
+
+
+def build_manifest(dataset_cfg: dict, progress: bool = True) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict]:
+    """Read the dataset, probe every video, build frame labels.
+
+    Returns the manifest table, ``{video_id: uint8 labels}`` for every video with temporal
+    annotations (normal videos: all zeros), and a dict of facts for the log.
+    """
+    root = Path(dataset_cfg["root"])
+    entries, files = load_entries(
+        root,
+        version=dataset_cfg.get("version", "v1"),
+        v2_annotations=dataset_cfg.get("v2_annotations"),
+        test_annotation=dataset_cfg.get("test_annotation"),
+    )
+    infos = _probe_all(root, entries, bool(dataset_cfg.get("strict", False)), progress)
+    min_frames = int(dataset_cfg.get("min_frames", 8))
+    rows, labels = [], {}
+    for e, info in zip(entries, infos):
+        row = {"id": e.id, "path": e.relpath, "split": e.split, "cls": e.cls, "anomalous": e.anomalous,
+               "frames": 0, "fps": 0.0, "width": 0, "height": 0, "status": "ok", "error": ""}
+        if isinstance(info, Exception):
+            row.update(status="corrupt", error=str(info))
+            log.warning("corrupt video skipped: %s", info)
+            rows.append(row)
+            continue
+        row.update(frames=info.n_frames, fps=round(info.fps, 4), width=info.width, height=info.height)
+        if info.n_frames < min_frames:
+            row.update(status="too_short", error=f"{info.n_frames} frames < min_frames {min_frames}")
+        if e.n_frames_hint and e.n_frames_hint != info.n_frames:
+            log.warning("video %s: annotation file says %d frames, decoded %d; using the decoded count", e.id, e.n_frames_hint, info.n_frames)
+        if info.fps and abs(info.fps - 30) > 0.5:
+            log.warning("video %s: %.3f fps (annotations are frame indices; not resampled)", e.id, info.fps)
+        if e.frame_events is not None:
+            labels[e.id] = ann.frame_labels(ann.frame_events(e.frame_events, info.n_frames, e.id), info.n_frames)
+        elif e.second_events is not None:
+            ev = ann.second_events(e.second_events, info.fps or 30.0, info.n_frames, e.id, bool(dataset_cfg.get("v2_end_inclusive")))
+            labels[e.id] = ann.frame_labels(ev, info.n_frames)
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    facts = {"root": str(root), "files": [str(p) for p in files.used()], "n_videos": len(table),
+             "status": table["status"].value_counts().to_dict(),
+             "per_class": table.groupby(["split", "cls"]).size().to_dict()}
+    return table, labels, facts
+
+
+def write_manifest(table: pd.DataFrame, labels: dict[str, np.ndarray], manifest_path: str | Path, labels_path: str | Path, attrs: dict | None = None) -> None:
+    import h5py
+
+    with atomic_path(manifest_path) as tmp:
+        table.to_csv(tmp, index=False)
+    with atomic_path(labels_path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            for k, v in (attrs or {}).items():
+                f.attrs[k] = v
+            for vid, lab in labels.items():
+                f.create_dataset(vid, data=lab, compression="gzip")
+
+
+def read_manifest(path: str | Path) -> pd.DataFrame:
+    df = pd.read_csv(path, keep_default_na=False, dtype={"id": str, "path": str, "error": str})
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise DatasetError(f"{path}: manifest lacks columns {missing}; rebuild it (delete the file and rerun)")
+    df["anomalous"] = df["anomalous"].astype(str).str.lower().isin(["true", "1"])
+    return df
+
+
+def read_labels(path: str | Path, ids: list[str] | None = None) -> dict[str, np.ndarray]:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        keys = list(f.keys()) if ids is None else [i for i in ids if i in f]
+        return {k: f[k][()] for k in keys}

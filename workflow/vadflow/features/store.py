@@ -1,0 +1,142 @@
+"""The HDF5 clip-feature cache: one dataset per video, self-describing attrs.
+
+Extraction runs in shards (one job per shard, many can run on a cluster); ``merge`` copies
+the shard datasets into the single ``features/{extractor}.h5`` consumers read. A merge was
+chosen over an HDF5 virtual dataset so the consumer file stands alone: shards are
+Snakemake temp files and can be deleted, moved or never copied back from a cluster node.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+import h5py
+import numpy as np
+
+from vadflow.io import atomic_path
+
+#: attrs every per-video dataset carries (DESIGN.md "Feature files are self-describing").
+VIDEO_ATTRS = ("extractor", "clip_len", "stride", "fps", "n_frames", "config_hash", "weights", "layout")
+
+
+class FeatureStoreError(ValueError):
+    """A feature file is missing a video or was made with other settings; says which."""
+
+
+class FeatureWriter:
+    """Write per-video features into a new file, atomically (temp name, renamed on close)."""
+
+    def __init__(self, path: str | Path, file_attrs: dict[str, Any] | None = None):
+        self._ctx = atomic_path(path)
+        self._tmp = self._ctx.__enter__()
+        self._f = h5py.File(self._tmp, "w")
+        self._failed: dict[str, str] = {}
+        for k, v in (file_attrs or {}).items():
+            self._f.attrs[k] = v
+
+    def add(self, vid: str, feats: np.ndarray, attrs: dict[str, Any], dtype: str = "float16") -> None:
+        if feats.ndim != 2 or feats.shape[0] == 0:
+            raise FeatureStoreError(f"video {vid}: features must be [n_clips>0, D], got {feats.shape}")
+        missing = [a for a in VIDEO_ATTRS if a not in attrs]
+        if missing:
+            raise FeatureStoreError(f"video {vid}: attrs {missing} missing")
+        ds = self._f.create_dataset(vid, data=feats.astype(dtype), chunks=(min(len(feats), 256), feats.shape[1]))
+        for k, v in attrs.items():
+            ds.attrs[k] = v
+        ds.attrs["n_clips"] = feats.shape[0]
+
+    def fail(self, vid: str, message: str) -> None:
+        self._failed[vid] = message
+
+    def close(self, ok: bool = True) -> None:
+        self._f.attrs["failed"] = json.dumps(self._failed, sort_keys=True)
+        self._f.close()
+        if ok:
+            self._ctx.__exit__(None, None, None)
+        else:
+            self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+
+    def __enter__(self) -> "FeatureWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(ok=exc_type is None)
+
+
+def merge(shards: Iterable[str | Path], out: str | Path) -> dict[str, int]:
+    """Copy every video of every shard into ``out``; shard file attrs must agree."""
+    shards = [Path(s) for s in shards]
+    failed: dict[str, str] = {}
+    n = 0
+    with atomic_path(out) as tmp, h5py.File(tmp, "w") as dst:
+        ref: dict[str, Any] | None = None
+        for shard in shards:
+            with h5py.File(shard, "r") as src:
+                attrs = {k: v for k, v in src.attrs.items() if k != "failed"}
+                if ref is None:
+                    ref = attrs
+                    for k, v in attrs.items():
+                        dst.attrs[k] = v
+                elif {k: str(v) for k, v in attrs.items()} != {k: str(v) for k, v in ref.items()}:
+                    raise FeatureStoreError(f"{shard}: shard attrs {attrs} differ from the first shard's {ref}")
+                failed.update(json.loads(src.attrs.get("failed", "{}")))
+                for vid in src:
+                    if vid in dst:
+                        raise FeatureStoreError(f"video {vid} appears in two shards ({shard})")
+                    src.copy(src[vid], dst, name=vid)
+                    n += 1
+        dst.attrs["failed"] = json.dumps(failed, sort_keys=True)
+        dst.attrs["n_videos"] = n
+    return {"videos": n, "failed": len(failed)}
+
+
+class FeatureStore:
+    """Read-only access to a merged feature file."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FeatureStoreError(f"feature file {self.path} does not exist")
+        self._f = h5py.File(self.path, "r")
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        return dict(self._f.attrs)
+
+    @property
+    def failed(self) -> dict[str, str]:
+        return json.loads(self._f.attrs.get("failed", "{}"))
+
+    def ids(self) -> list[str]:
+        return list(self._f.keys())
+
+    def __contains__(self, vid: str) -> bool:
+        return vid in self._f
+
+    def _dataset(self, vid: str) -> h5py.Dataset:
+        if vid not in self._f:
+            reason = self.failed.get(vid, "not extracted")
+            raise FeatureStoreError(f"{self.path}: no features for video {vid} ({reason})")
+        return self._f[vid]
+
+    def get(self, vid: str) -> tuple[np.ndarray, dict[str, Any]]:
+        ds = self._dataset(vid)
+        return ds[()].astype(np.float32), dict(ds.attrs)
+
+    def check(self, vid: str, expect: dict[str, Any]) -> None:
+        """Raise naming the attr when the stored features do not match what a consumer expects."""
+        attrs = dict(self._dataset(vid).attrs)
+        for key, want in expect.items():
+            have = attrs.get(key)
+            if str(have) != str(want):
+                raise FeatureStoreError(f"{self.path}: video {vid}: attr {key} = {have!r}, expected {want!r}; re-extract the features")
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> "FeatureStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

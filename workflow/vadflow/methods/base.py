@@ -1,0 +1,91 @@
+"""The one interface every detector implements.
+
+A method sees videos only through :class:`VideoData`, which the CLI assembles from the
+manifest, the frame labels and a feature store. Methods never open videos, never import
+extractors, Snakemake or evaluation code (see DESIGN.md, "Which way imports go").
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+@dataclass
+class VideoData:
+    """One video as a method sees it.
+
+    ``features`` is ``[K, D]`` float32. With ``layout == "clips"`` clip *i* covers frames
+    ``[i*stride, i*stride + clip_len)``; with ``"segments32"`` row *i* is a temporal segment.
+    ``frame_labels`` is the 0/1 ground truth of length ``n_frames`` where temporal
+    annotations exist (always for test videos, for training videos only on datasets that
+    annotate them), else ``None``. ``anomalous`` is the video-level label.
+    """
+
+    id: str
+    features: np.ndarray
+    n_frames: int
+    clip_len: int
+    stride: int
+    anomalous: bool
+    cls: str = "Normal"
+    frame_labels: np.ndarray | None = None
+    layout: str = "clips"
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class MethodError(RuntimeError):
+    """A method cannot run on the data it was given; the message says why and what to do."""
+
+
+class Method(abc.ABC):
+    """Base class of every detector kind.
+
+    ``cfg`` is the method's config section after schema defaults are filled in (it is also
+    the Snakemake ``params`` of the method's jobs, so editing it reruns exactly this method).
+    """
+
+    kind: ClassVar[str]
+    #: feature layouts this method accepts ("clips" and/or "segments32").
+    layouts: ClassVar[tuple[str, ...]] = ("clips",)
+    #: "frame": needs temporal labels on training videos; "video": video labels suffice.
+    supervision: ClassVar[str] = "frame"
+
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        self.cfg = dict(cfg)
+
+    @abc.abstractmethod
+    def fit(self, train: list[VideoData]) -> None:
+        """Train on the training videos (status ok, features loaded)."""
+
+    @abc.abstractmethod
+    def score(self, video: VideoData) -> np.ndarray:
+        """Frame scores, float array of length ``video.n_frames``; higher = more anomalous."""
+
+    @abc.abstractmethod
+    def state(self) -> dict[str, Any]:
+        """Everything needed to rebuild the trained model (tensors, arrays, plain values)."""
+
+    @abc.abstractmethod
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Inverse of :meth:`state`."""
+
+    def save(self, path: str | Path) -> None:
+        import torch
+
+        from vadflow.io import atomic_path
+
+        with atomic_path(path) as tmp:
+            torch.save({"kind": self.kind, "cfg": self.cfg, "state": self.state()}, tmp)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Method":
+        import torch
+
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        obj = cls(blob["cfg"])
+        obj.load_state(blob["state"])
+        return obj

@@ -1,0 +1,43 @@
+"""Assemble :class:`VideoData` for a split from the manifest, the labels and a feature store."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from vadflow.data.manifest import read_labels, read_manifest
+from vadflow.features.store import FeatureStore, FeatureStoreError
+from vadflow.methods.base import VideoData
+
+log = logging.getLogger(__name__)
+
+
+def load_videos(manifest: str | Path, labels: str | Path, features: str | Path, split: str, layouts: tuple[str, ...] = ("clips",)) -> list[VideoData]:
+    """Videos of ``split`` with status ok and features, in manifest order.
+
+    Videos the extractor could not decode are skipped with a warning (they are listed in the
+    feature file's ``failed`` attr). A feature layout the method does not accept is an error
+    naming the file, so 32-segment features never reach a per-clip method silently.
+    """
+    table = read_manifest(manifest)
+    rows = table[(table["split"] == split) & (table["status"] == "ok")]
+    lab = read_labels(labels, list(rows["id"]))
+    out: list[VideoData] = []
+    with FeatureStore(features) as store:
+        layout = store.attrs.get("layout", "clips")
+        if layout not in layouts:
+            raise FeatureStoreError(f"{features}: layout {layout!r}, but this method accepts only {list(layouts)}")
+        missing = [vid for vid in rows["id"] if vid not in store]
+        if missing:
+            log.warning("%d %s videos have no features (%s...) and are skipped", len(missing), split, ", ".join(missing[:3]))
+        for r in rows.itertuples():
+            if r.id not in store:
+                continue
+            feats, attrs = store.get(r.id)
+            if int(attrs["n_frames"]) != int(r.frames):
+                raise FeatureStoreError(f"{features}: video {r.id} has n_frames {attrs['n_frames']} but the manifest says {r.frames}; re-extract")
+            out.append(VideoData(id=r.id, features=feats, n_frames=int(r.frames), clip_len=int(attrs["clip_len"]),
+                                 stride=int(attrs["stride"]), anomalous=bool(r.anomalous), cls=r.cls,
+                                 frame_labels=lab.get(r.id), layout=str(attrs.get("layout", "clips"))))
+    if not out:
+        raise FeatureStoreError(f"{features}: no {split} video has features; check {manifest} statuses")
+    return out

@@ -1,0 +1,239 @@
+"""Video probing and clip decoding over decord, with PyAV as the fallback.
+
+Frames are decoded once, sequentially, resized at decode time (decord/FFmpeg scaling) and
+centre-cropped; clips are cut from a sliding buffer so a long video never sits in memory.
+:class:`ClipStream` runs all of this in a background thread so the model never waits on
+the decoder.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from vadflow.video.geometry import ClipSpec, clip_frame_indices, crop_box, resized_size
+
+log = logging.getLogger(__name__)
+
+
+class DecodeError(RuntimeError):
+    """A video cannot be opened or decoded; the message names the file."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    n_frames: int
+    fps: float
+    width: int
+    height: int
+    backend: str
+
+
+def _decord():
+    try:
+        import decord
+
+        return decord
+    except ImportError:  # decord has no wheels for some platforms (e.g. macOS arm64)
+        return None
+
+
+def _backends(backend: str) -> list[str]:
+    if backend == "auto":
+        return ["decord", "pyav"] if _decord() is not None else ["pyav"]
+    if backend == "decord" and _decord() is None:
+        raise DecodeError("decoder: decord is requested but not installed (pip install decord, or set decoder: pyav)")
+    if backend not in ("decord", "pyav"):
+        raise ValueError(f"unknown decoder backend {backend!r} (expected auto, decord or pyav)")
+    return [backend]
+
+
+def _probe_decord(path: Path) -> VideoInfo:
+    decord = _decord()
+    vr = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+    n = len(vr)
+    if n == 0:
+        raise DecodeError(f"{path}: no video frames")
+    first = vr[0].asnumpy()
+    vr[n - 1].asnumpy()  # a truncated file fails here, not deep inside extraction
+    return VideoInfo(n, float(vr.get_avg_fps()), int(first.shape[1]), int(first.shape[0]), "decord")
+
+
+def _probe_pyav(path: Path) -> VideoInfo:
+    import av
+
+    with av.open(str(path)) as container:
+        if not container.streams.video:
+            raise DecodeError(f"{path}: no video stream")
+        stream = container.streams.video[0]
+        n = 0
+        width = height = 0
+        for frame in container.decode(stream):
+            n += 1
+            width, height = frame.width, frame.height
+        if n == 0:
+            raise DecodeError(f"{path}: no decodable video frames")
+        fps = float(stream.average_rate or stream.guessed_rate or 0.0)
+    return VideoInfo(n, fps, width, height, "pyav")
+
+
+def probe(path: str | Path, backend: str = "auto") -> VideoInfo:
+    """Frame count, fps and size of a video; :class:`DecodeError` naming the file on failure.
+
+    With decord the frame count is the length of its packet index, which equals the decoded
+    frame count for constant-frame-rate mp4 files such as UCF-Crime's; PyAV decodes every
+    frame to count them.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DecodeError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise DecodeError(f"{path}: file is empty (0 bytes)")
+    errors = []
+    for name in _backends(backend):
+        try:
+            return _probe_decord(path) if name == "decord" else _probe_pyav(path)
+        except Exception as exc:  # noqa: BLE001 - both libraries raise a zoo of types on corrupt input
+            errors.append(f"{name}: {exc}".strip())
+    raise DecodeError(f"{path}: cannot decode ({'; '.join(errors)})")
+
+
+def _frames_decord(path: Path, size: tuple[int, int], chunk: int = 32) -> Iterator[np.ndarray]:
+    decord = _decord()
+    vr = decord.VideoReader(str(path), ctx=decord.cpu(0), width=size[1], height=size[0], num_threads=2)
+    n = len(vr)
+    for a in range(0, n, chunk):
+        batch = vr.get_batch(list(range(a, min(a + chunk, n)))).asnumpy()
+        yield from batch
+
+
+def _frames_pyav(path: Path, size: tuple[int, int]) -> Iterator[np.ndarray]:
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for frame in container.decode(stream):
+            # swscale resizes during the colour conversion, cheaper than a separate resize.
+            yield frame.to_ndarray(format="rgb24", width=size[1], height=size[0])
+
+
+def iter_frames(path: str | Path, spec: ClipSpec, info: VideoInfo, backend: str = "auto") -> Iterator[np.ndarray]:
+    """Resized and centre-cropped RGB uint8 frames ``[h, w, 3]``, in order."""
+    path = Path(path)
+    size = resized_size(info.height, info.width, spec.resize)
+    top, left, ch, cw = crop_box(size[0], size[1], spec.crop)
+    names = _backends(backend)
+    for i, name in enumerate(names):
+        produced = 0
+        try:
+            gen = _frames_decord(path, size) if name == "decord" else _frames_pyav(path, size)
+            for frame in gen:
+                produced += 1
+                yield frame[top : top + ch, left : left + cw]
+            return
+        except Exception as exc:  # noqa: BLE001
+            if produced or i == len(names) - 1:
+                raise DecodeError(f"{path}: decoding failed after {produced} frames ({name}: {exc})") from exc
+            log.warning("%s: %s failed (%s); falling back to %s", path, name, exc, names[i + 1])
+
+
+def iter_clips(path: str | Path, spec: ClipSpec, info: VideoInfo, backend: str = "auto") -> Iterator[np.ndarray]:
+    """Clips ``[clip_len, h, w, 3]`` uint8 in order, per :func:`clip_frame_indices`."""
+    idx = clip_frame_indices(info.n_frames, spec.clip_len, spec.stride, spec.tail)
+    if len(idx) == 0:
+        return
+    buf: deque[tuple[int, np.ndarray]] = deque()
+    k = 0
+    last = None
+    n_seen = 0
+    for j, frame in enumerate(iter_frames(path, spec, info, backend)):
+        n_seen = j + 1
+        buf.append((j, frame))
+        last = frame
+        while k < len(idx) and idx[k, -1] <= j:
+            yield _gather(buf, idx[k], last)
+            k += 1
+        # Frames before the next clip's first index are no longer needed.
+        lo = idx[k, 0] if k < len(idx) else j + 1
+        while buf and buf[0][0] < lo:
+            buf.popleft()
+    if n_seen < info.n_frames and k < len(idx):
+        log.warning("%s: decoded %d frames, probe said %d; padding with the last frame", path, n_seen, info.n_frames)
+    while k < len(idx) and last is not None:
+        yield _gather(buf, np.minimum(idx[k], n_seen - 1), last)
+        k += 1
+
+
+def _gather(buf: deque, indices: np.ndarray, last: np.ndarray) -> np.ndarray:
+    by_index = {j: f for j, f in buf}
+    return np.stack([by_index.get(int(i), last) for i in indices])
+
+
+@dataclass
+class StreamItem:
+    kind: str  # "clip" | "end" | "error"
+    video: str
+    index: int = 0
+    clip: np.ndarray | None = None
+    message: str = ""
+
+
+class ClipStream:
+    """Decode the clips of many videos in a background thread.
+
+    Iterating yields :class:`StreamItem`: ``clip`` items in order, then one ``end`` per
+    video (``index`` = number of clips) or one ``error`` (the video's clips so far must be
+    discarded). The bounded queue keeps decoding a little ahead of the model.
+    """
+
+    def __init__(self, videos: Iterable[tuple[str, Path, VideoInfo]], spec: ClipSpec, backend: str = "auto", prefetch: int = 64):
+        self._videos = list(videos)
+        self._spec = spec
+        self._backend = backend
+        self._q: queue.Queue = queue.Queue(maxsize=prefetch)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="vadflow-decoder", daemon=True)
+
+    def _put(self, item: StreamItem) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            for vid, path, info in self._videos:
+                k = 0
+                try:
+                    for clip in iter_clips(path, self._spec, info, self._backend):
+                        if not self._put(StreamItem("clip", vid, k, clip)):
+                            return
+                        k += 1
+                except Exception as exc:  # noqa: BLE001 - reported per video, the stream goes on
+                    self._put(StreamItem("error", vid, k, message=str(exc)))
+                    continue
+                self._put(StreamItem("end", vid, k))
+        finally:
+            self._put(StreamItem("done", ""))
+
+    def __iter__(self) -> Iterator[StreamItem]:
+        self._thread.start()
+        try:
+            while True:
+                item = self._q.get()
+                if item.kind == "done":
+                    return
+                yield item
+        finally:
+            self._stop.set()
+            self._thread.join(timeout=5)

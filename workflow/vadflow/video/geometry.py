@@ -1,0 +1,74 @@
+"""Clip indexing and spatial geometry (pure functions, no decoding)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """How a video is cut into clips and how each frame is resized and cropped.
+
+    ``resize``: int = short side, or (height, width); None keeps the native size.
+    ``crop``: int = square, or (height, width) centre crop; None keeps the resized frame.
+    ``tail``: ``drop`` keeps complete clips only; ``pad`` adds a last clip that runs past
+    the end, padded with the last frame. Either way a video shorter than one clip becomes
+    one padded clip (specs/mil.md §2, metrics.md §2 "K = 0 never reaches scoring").
+    """
+
+    clip_len: int = 16
+    stride: int = 16
+    resize: int | tuple[int, int] | None = None
+    crop: int | tuple[int, int] | None = None
+    tail: str = "drop"
+
+    @classmethod
+    def from_cfg(cls, cfg: dict) -> "ClipSpec":
+        def size(v):
+            return tuple(v) if isinstance(v, (list, tuple)) else v
+
+        return cls(int(cfg["clip_len"]), int(cfg["stride"]), size(cfg.get("resize")), size(cfg.get("crop")), cfg.get("tail", "drop"))
+
+
+def n_clips(n_frames: int, clip_len: int, stride: int, tail: str = "drop") -> int:
+    """Number of clips of a video of ``n_frames`` frames (at least 1 for any non-empty video)."""
+    if n_frames <= 0:
+        return 0
+    if n_frames <= clip_len:
+        return 1
+    span = n_frames - clip_len
+    if tail == "drop":
+        return span // stride + 1
+    if tail == "pad":
+        return -(-span // stride) + 1
+    raise ValueError(f"unknown tail rule {tail!r} (expected 'drop' or 'pad')")
+
+
+def clip_frame_indices(n_frames: int, clip_len: int, stride: int, tail: str = "drop") -> np.ndarray:
+    """``[K, clip_len]`` frame indices; positions past the end repeat the last frame."""
+    k = n_clips(n_frames, clip_len, stride, tail)
+    idx = np.arange(k)[:, None] * stride + np.arange(clip_len)[None, :]
+    return np.minimum(idx, n_frames - 1)
+
+
+def resized_size(height: int, width: int, resize: int | tuple[int, int] | None) -> tuple[int, int]:
+    if resize is None:
+        return height, width
+    if isinstance(resize, int):
+        # Short side to `resize`, aspect kept (torchvision Resize(int) semantics).
+        if height <= width:
+            return resize, max(1, round(width * resize / height))
+        return max(1, round(height * resize / width)), resize
+    return int(resize[0]), int(resize[1])
+
+
+def crop_box(height: int, width: int, crop: int | tuple[int, int] | None) -> tuple[int, int, int, int]:
+    """Centre crop ``(top, left, h, w)`` of a ``height x width`` frame."""
+    if crop is None:
+        return 0, 0, height, width
+    ch, cw = (crop, crop) if isinstance(crop, int) else (int(crop[0]), int(crop[1]))
+    if ch > height or cw > width:
+        raise ValueError(f"crop {ch}x{cw} is larger than the resized frame {height}x{width}; lower `crop` or raise `resize`")
+    # C3D's Caffe crop [8:120, 29:141] of 128x171 is this rule: floor of half the margin.
+    return (height - ch) // 2, (width - cw) // 2, ch, cw

@@ -1,0 +1,256 @@
+"""Frame-level metrics on pooled test frames (specs/metrics.md §3–§6).
+
+ROC-AUC, AP and the PR curve come from sklearn, which is exact and tie-aware. Written
+here by hand only what sklearn does not provide:
+* EER, interpolated on the ROC polyline exactly as §5 defines it;
+* ``sultani_exact`` AUC, which deliberately reproduces MATLAB's stable sort + ``trapz``
+  (tie order matters there, which no sklearn function imitates);
+* false alarms and video alarms, which are plain counts.
+
+Thresholds: FAR and video alarms use ``score ≥ τ`` (Sultani); false-alarm events per hour
+count segments of the F1 binarisation ``score > τ`` (ADNet). Both τ are parameters.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import auc as _trapz_auc
+from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+
+from vadflow.evaluation.segments import binarise, count_runs
+
+DEFAULT_FPS = 30.0
+AUC_METHODS = ("sklearn", "sultani_exact")
+
+
+def pool(labels: Sequence[np.ndarray], scores: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate per-video GT and scores in the given (manifest) order (§3: pooled, not a
+    per-video mean)."""
+    if len(labels) == 0:
+        raise ValueError("no test videos to pool")
+    gt = np.concatenate([np.asarray(g).reshape(-1) for g in labels]).astype(np.int8)
+    sc = np.concatenate([np.asarray(s, dtype=np.float64).reshape(-1) for s in scores])
+    if gt.shape != sc.shape:
+        raise ValueError(f"pooled GT has {gt.size} frames but scores have {sc.size}")
+    return gt, sc
+
+
+def _check_both(gt: np.ndarray, what: str = "pooled GT") -> None:
+    n_pos = int(np.count_nonzero(gt))
+    if n_pos == 0 or n_pos == gt.size:
+        raise ValueError(f"{what} needs both anomalous and normal frames ({n_pos} of {gt.size} positive)")
+
+
+def sultani_exact_auc(gt: np.ndarray, score: np.ndarray) -> float:
+    """Sultani's ``Evaluate_Anomaly_Detector.m``: stable descending sort, per-frame staircase,
+    ``trapz``. Tied frames keep their pooled order, so unlike ``roc_auc_score`` the result
+    depends on video order (B7; worked example: 205/253 instead of 191/253)."""
+    gt = np.asarray(gt) != 0
+    _check_both(gt)
+    order = np.argsort(-np.asarray(score, dtype=np.float64), kind="stable")
+    g = gt[order]
+    tpr = np.cumsum(g) / np.count_nonzero(g)
+    fpr = np.cumsum(~g) / np.count_nonzero(~g)
+    return float(np.trapezoid(tpr, fpr))
+
+
+def roc_auc(gt: np.ndarray, score: np.ndarray, method: str = "sklearn") -> float:
+    """Pooled ROC-AUC; ``method`` is ``sklearn`` (tie-aware, default) or ``sultani_exact``."""
+    if method == "sultani_exact":
+        return sultani_exact_auc(gt, score)
+    if method != "sklearn":
+        raise ValueError(f"unknown auc method {method!r} (expected one of {AUC_METHODS})")
+    _check_both(np.asarray(gt))
+    return float(roc_auc_score(gt, score))
+
+
+def average_precision(gt: np.ndarray, score: np.ndarray) -> float:
+    """Step-wise AP, no interpolation (§4 primary)."""
+    _check_both(np.asarray(gt))
+    return float(average_precision_score(gt, score))
+
+
+def pr_auc_trapz(gt: np.ndarray, score: np.ndarray) -> float:
+    """Trapezoid area under the PR curve: what RTFM/MGFN/UR-DMU print as "AP" (comparison
+    only; it is usually higher than :func:`average_precision`)."""
+    _check_both(np.asarray(gt))
+    precision, recall, _ = precision_recall_curve(gt, score)
+    return float(_trapz_auc(recall, precision))
+
+
+def eer(gt: np.ndarray, score: np.ndarray) -> tuple[float, float]:
+    """Equal error rate and its threshold (§5).
+
+    Returns ``(eer, thresholds[i])`` where ``i`` is the first ROC point with FPR ≥ FNR.
+    ``drop_intermediate=False`` keeps every ROC point: the interpolated EER is the same
+    (dropped points are collinear), but ``i`` is then the first real crossing, so the
+    threshold is the largest score at which FPR ≥ FNR rather than that of a later kept
+    corner. The first ROC point (0, 0) has d = −1, so ``i ≥ 1`` always exists.
+    """
+    _check_both(np.asarray(gt))
+    fpr, tpr, thr = roc_curve(gt, score, drop_intermediate=False)
+    d = fpr - (1.0 - tpr)
+    i = int(np.flatnonzero(d >= 0)[0])
+    if d[i] == 0:
+        value = fpr[i]
+    else:
+        t = d[i - 1] / (d[i - 1] - d[i])
+        value = fpr[i - 1] + t * (fpr[i] - fpr[i - 1])
+    return float(value), float(thr[i])
+
+
+def false_alarm_rate(normal_scores: Sequence[np.ndarray], threshold: float = 0.5) -> float:
+    """Frames of normal videos with ``score ≥ τ`` over all their frames; NaN without
+    normal videos."""
+    n = sum(int(np.asarray(s).size) for s in normal_scores)
+    if n == 0:
+        return float("nan")
+    hits = sum(int(np.count_nonzero(np.asarray(s) >= threshold)) for s in normal_scores)
+    return hits / n
+
+
+def video_alarms(
+    scores: Sequence[np.ndarray], anomalous: Sequence[bool], threshold: float = 0.5
+) -> dict[str, float]:
+    """Video-level alarms (any frame ``≥ τ``) and VL-F1 from the same counts (§6).
+
+    Percentages are 0–100; ``vl_f1`` is a fraction (0.8 in the worked example).
+    """
+    alarm = np.array([bool(np.any(np.asarray(s) >= threshold)) for s in scores], dtype=bool)
+    anom = np.asarray(anomalous, dtype=bool)
+    n_norm, n_anom = int(np.count_nonzero(~anom)), int(np.count_nonzero(anom))
+    tp = int(np.count_nonzero(alarm & anom))
+    fp = int(np.count_nonzero(alarm & ~anom))
+    fn = n_anom - tp
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return {
+        "alarms_normal_pct": 100.0 * fp / n_norm if n_norm else float("nan"),
+        "alarms_anomalous_pct": 100.0 * tp / n_anom if n_anom else float("nan"),
+        "vl_f1": 2 * p * r / (p + r) if p + r else 0.0,
+        "vl_tp": tp,
+        "vl_fp": fp,
+        "vl_fn": fn,
+    }
+
+
+def fps_or_default(v: object) -> float:
+    """A usable fps: missing, NaN or non-positive values become 30 (UCF-Crime's rate)."""
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return DEFAULT_FPS
+    return f if np.isfinite(f) and f > 0 else DEFAULT_FPS
+
+
+def false_alarms_per_hour(
+    normal_scores: Sequence[np.ndarray], fps: Sequence[float] | None = None, threshold: float = 0.5
+) -> float:
+    """Abnormal segments of ``score > τ`` on normal videos per hour of normal video (§6).
+
+    A missing or non-positive fps counts as 30."""
+    if fps is None:
+        fps = [DEFAULT_FPS] * len(normal_scores)
+    hours = sum(np.asarray(s).size / fps_or_default(f) for s, f in zip(normal_scores, fps)) / 3600.0
+    if hours == 0:
+        return float("nan")
+    events = int(count_runs([binarise(s, threshold) for s in normal_scores], 1).sum())
+    return events / hours
+
+
+def frame_metrics(
+    labels: Sequence[np.ndarray],
+    scores: Sequence[np.ndarray],
+    anomalous: Sequence[bool],
+    fps: Sequence[float] | None = None,
+    threshold: float = 0.5,
+    alarm_threshold: float = 0.5,
+    auc_method: str = "sklearn",
+) -> dict[str, float]:
+    """All pooled frame metrics of the ``{method}_auc.csv`` row.
+
+    ``threshold`` is the F1 binarisation (``>``, used for false-alarm events per hour);
+    ``alarm_threshold`` is Sultani's (``≥``, used for FAR and video alarms).
+    """
+    gt, sc = pool(labels, scores)
+    anom = np.asarray(anomalous, dtype=bool)
+    normal_idx = np.flatnonzero(~anom)
+    normal_scores = [scores[i] for i in normal_idx]
+    normal_fps = None if fps is None else [fps[i] for i in normal_idx]
+    e, e_thr = eer(gt, sc)
+    va = video_alarms(scores, anom, alarm_threshold)
+    return {
+        "auc": roc_auc(gt, sc, auc_method),
+        "ap": average_precision(gt, sc),
+        "pr_auc_trapz": pr_auc_trapz(gt, sc),
+        "eer": e,
+        "eer_threshold": e_thr,
+        "far": false_alarm_rate(normal_scores, alarm_threshold),
+        "alarms_normal_pct": va["alarms_normal_pct"],
+        "alarms_anomalous_pct": va["alarms_anomalous_pct"],
+        "vl_f1": va["vl_f1"],
+        "false_alarms_per_hour": false_alarms_per_hour(normal_scores, normal_fps, threshold),
+        "n_videos": len(labels),
+        "n_frames": int(gt.size),
+    }
+
+
+def per_video_table(
+    ids: Sequence[str],
+    labels: Sequence[np.ndarray],
+    scores: Sequence[np.ndarray],
+    alarm_threshold: float = 0.5,
+) -> pd.DataFrame:
+    """One row per video: frames, GT frames, AUC (NaN unless the video has both labels),
+    max and mean score, alarm flag (any frame ``≥ τ``)."""
+    rows = []
+    for vid, g, s in zip(ids, labels, scores):
+        g = np.asarray(g) != 0
+        s = np.asarray(s, dtype=np.float64)
+        n_pos = int(np.count_nonzero(g))
+        both = 0 < n_pos < g.size
+        rows.append(
+            dict(
+                id=vid,
+                n_frames=int(g.size),
+                n_gt_frames=n_pos,
+                auc=float(roc_auc_score(g, s)) if both else float("nan"),
+                max_score=float(s.max()),
+                mean_score=float(s.mean()),
+                alarm=bool(np.any(s >= alarm_threshold)),
+            )
+        )
+    return pd.DataFrame(rows, columns=["id", "n_frames", "n_gt_frames", "auc", "max_score", "mean_score", "alarm"])
+
+
+def per_class_auc(
+    classes: Sequence[str],
+    anomalous: Sequence[bool],
+    labels: Sequence[np.ndarray],
+    scores: Sequence[np.ndarray],
+) -> pd.DataFrame:
+    """Per anomaly class: pooled AUC and AP of that class's videos plus **all** normal test
+    videos (§3.4). Classes come from anomalous videos only, sorted by name; a class whose
+    pooled GT lacks one label gets NaN."""
+    anom = np.asarray(anomalous, dtype=bool)
+    cls = np.asarray([str(c) for c in classes], dtype=object)
+    normal_idx = np.flatnonzero(~anom)
+    rows = []
+    for c in sorted(set(cls[anom])):
+        idx = np.sort(np.concatenate([np.flatnonzero(anom & (cls == c)), normal_idx]))
+        gt, sc = pool([labels[i] for i in idx], [scores[i] for i in idx])
+        n_pos = int(np.count_nonzero(gt))
+        ok = 0 < n_pos < gt.size
+        rows.append(
+            dict(
+                cls=c,
+                n_videos=int(np.count_nonzero(anom & (cls == c))),
+                n_normal_videos=int(normal_idx.size),
+                n_frames=int(gt.size),
+                auc=float(roc_auc_score(gt, sc)) if ok else float("nan"),
+                ap=float(average_precision_score(gt, sc)) if ok else float("nan"),
+            )
+        )
+    return pd.DataFrame(rows, columns=["cls", "n_videos", "n_normal_videos", "n_frames", "auc", "ap"])

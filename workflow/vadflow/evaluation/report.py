@@ -1,0 +1,58 @@
+"""``summary.csv`` (one row per method and metric) and a self-contained ``report.html``."""
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from vadflow.io import atomic_path
+
+AUC_METRICS = ("auc", "ap", "eer", "far", "alarms_normal_pct", "alarms_anomalous_pct", "vl_f1", "false_alarms_per_hour")
+
+
+def summarise(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path]) -> pd.DataFrame:
+    """Long table ``method, metric, value`` from the per-method metric files."""
+    rows = []
+    for path in auc_csvs:
+        df = pd.read_csv(path)
+        for rec in df.to_dict("records"):
+            rows += [{"method": rec["method"], "metric": m, "value": rec[m]} for m in AUC_METRICS if m in rec]
+    for path in f1_csvs:
+        df = pd.read_csv(path)
+        for rec in df.to_dict("records"):
+            rows.append({"method": rec["method"], "metric": f"f1@{rec['k']:g}_{rec['report']}", "value": rec["f1"]})
+    return pd.DataFrame(rows, columns=["method", "metric", "value"])
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<figure><img src="data:image/png;base64,{data}" style="max-width:100%"><figcaption>{html.escape(path.parent.name)}</figcaption></figure>'
+
+
+def write_report(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path], out_csv: str | Path, out_html: str | Path,
+                 images: Sequence[str | Path] = (), dataset: str = "") -> pd.DataFrame:
+    summary = summarise(auc_csvs, f1_csvs)
+    with atomic_path(out_csv) as tmp:
+        summary.to_csv(tmp, index=False, float_format="%.6g")
+    wide = summary.pivot(index="method", columns="metric", values="value")
+    frame_cols = [c for c in AUC_METRICS if c in wide.columns]
+    f1_cols = sorted((c for c in wide.columns if c.startswith("f1@")), key=lambda c: (c.split("_", 1)[1] != "abnormal", c))
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>vadflow report: {html.escape(dataset)}</title>",
+        "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style></head><body>",
+        f"<h1>vadflow report: {html.escape(dataset)}</h1>",
+        "<h2>Frame-level metrics (pooled over test videos)</h2>",
+        wide[frame_cols].to_html(float_format=lambda v: f"{v:.4f}"),
+        "<h2>Segment F1@k</h2><p>Read the abnormal columns first: predicting everything normal scores well on <i>all</i>.</p>",
+        wide[f1_cols].to_html(float_format=lambda v: f"{v:.2f}"),
+        "<h2>Timelines</h2>",
+        *(_img(Path(p)) for p in images),
+        "</body></html>",
+    ]
+    with atomic_path(out_html) as tmp:
+        tmp.write_text("\n".join(parts))
+    return summary

@@ -1,0 +1,104 @@
+"""File-level entry point of the evaluation stage: frame labels + frame scores → tables.
+
+``evaluate`` is the one function the CLI calls; it validates inputs strictly (a wrong
+score file must fail loudly, naming the video, rather than produce a plausible number).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from vadflow.evaluation.frame_metrics import AUC_METHODS, frame_metrics, per_class_auc, per_video_table
+from vadflow.evaluation.segments import DEFAULT_K, f1_table
+
+DEFAULTS: dict[str, Any] = {
+    "threshold": 0.5,  # F1 binarisation, score > τ
+    "f1_k": list(DEFAULT_K),  # percentages (fractions accepted when all ≤ 1)
+    "alarm_threshold": 0.5,  # FAR / video alarms, score ≥ τ
+    "auc": "sklearn",  # or "sultani_exact"
+    "gt_span": "video",  # "clips" (T·16 frames) is not implemented
+}
+
+AUC_COLUMNS = [
+    "auc", "ap", "pr_auc_trapz", "eer", "eer_threshold", "far", "alarms_normal_pct",
+    "alarms_anomalous_pct", "vl_f1", "false_alarms_per_hour", "n_videos", "n_frames", "auc_method",
+]
+
+
+def _config(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
+    c = dict(DEFAULTS)
+    c.update({k: v for k, v in (cfg or {}).items() if v is not None})
+    if c["auc"] not in AUC_METHODS:
+        raise ValueError(f"evaluation auc: {c['auc']!r} is not one of {AUC_METHODS}")
+    if c["gt_span"] != "video":
+        # T·16 spans need each method's clip count, which frame-level score files do not
+        # carry; reproduce RTFM-style numbers by truncating upstream instead.
+        raise ValueError(f"evaluation gt_span: {c['gt_span']!r} is not supported (only 'video')")
+    return c
+
+
+def _inputs(
+    labels: Mapping[str, np.ndarray], scores: Mapping[str, np.ndarray], videos: pd.DataFrame
+) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
+    for col in ("id", "cls", "anomalous"):
+        if col not in videos.columns:
+            raise ValueError(f"videos table lacks column {col!r}")
+    ids = [str(v) for v in videos["id"]]
+    if len(set(ids)) != len(ids):
+        raise ValueError("videos table lists a video twice")
+    gts, scs = [], []
+    for vid in ids:
+        if vid not in labels:
+            raise ValueError(f"video {vid!r}: no frame labels")
+        if vid not in scores:
+            raise ValueError(f"video {vid!r}: no scores")
+        g = np.asarray(labels[vid]).reshape(-1)
+        s = np.asarray(scores[vid], dtype=np.float64).reshape(-1)
+        if g.size == 0:
+            raise ValueError(f"video {vid!r}: zero frames")
+        if g.size != s.size:
+            raise ValueError(f"video {vid!r}: {g.size} labelled frames but {s.size} scores")
+        if not np.all(np.isfinite(s)):
+            raise ValueError(f"video {vid!r}: scores contain NaN or inf")
+        if not np.all((g == 0) | (g == 1)):
+            raise ValueError(f"video {vid!r}: frame labels must be 0 or 1")
+        gts.append(g.astype(np.uint8, copy=False))
+        scs.append(s)
+    return ids, gts, scs
+
+
+def evaluate(
+    labels: Mapping[str, np.ndarray],
+    scores: Mapping[str, np.ndarray],
+    videos: pd.DataFrame,
+    cfg: Mapping[str, Any] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Evaluate one method's frame scores on the test videos listed in ``videos``.
+
+    ``videos``: one row per test video, columns ``id, cls, anomalous`` and optionally
+    ``fps`` (default 30); its row order is the pooling order. Videos present in ``labels``
+    or ``scores`` but not in ``videos`` are ignored.
+
+    Returns ``{"auc", "f1", "per_video", "per_class"}`` DataFrames (see the module docs
+    of :mod:`frame_metrics` and :mod:`segments`).
+    """
+    c = _config(cfg)
+    ids, gts, scs = _inputs(labels, scores, videos)
+    anomalous = videos["anomalous"].astype(bool).to_numpy()
+    fps = videos["fps"].tolist() if "fps" in videos.columns else None
+    fm = frame_metrics(
+        gts, scs, anomalous, fps,
+        threshold=float(c["threshold"]),
+        alarm_threshold=float(c["alarm_threshold"]),
+        auc_method=c["auc"],
+    )
+    fm["auc_method"] = c["auc"]
+    auc = pd.DataFrame([fm], columns=AUC_COLUMNS)
+    f1 = f1_table(gts, scs, threshold=float(c["threshold"]), ks=c["f1_k"])
+    pv = per_video_table(ids, gts, scs, alarm_threshold=float(c["alarm_threshold"]))
+    pv.insert(1, "cls", videos["cls"].astype(str).to_numpy())
+    pv.insert(2, "anomalous", anomalous)
+    pc = per_class_auc(videos["cls"].astype(str).tolist(), anomalous, gts, scs)
+    return {"auc": auc, "f1": f1, "per_video": pv, "per_class": pc}

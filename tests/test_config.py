@@ -1,0 +1,72 @@
+"""Config schema: errors name the key, defaults fill in; cross-key checks; params scoping."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+import vadflow.config as vc
+from conftest import ROOT
+
+SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
+
+
+@pytest.fixture()
+def cfg():
+    return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+
+
+def test_default_config_validates_and_fills_defaults(cfg):
+    del cfg["evaluation"]
+    validate(cfg, SCHEMA)
+    vc.check(cfg)
+    assert cfg["evaluation"] == {"threshold": 0.5, "alarm_threshold": 0.5, "f1_k": [10, 25, 50], "plot_videos": 6}
+    assert cfg["features"]["i3d"]["device"] == "auto" and cfg["features"]["i3d"]["dtype"] == "float16"
+    assert cfg["datasets"]["ucf_crime"]["version"] == "v1"
+    assert cfg["datasets"]["synthetic"]["generator"]["fps"] == 30
+    assert "version" not in cfg["datasets"]["synthetic"]  # per-kind defaults only apply to their kind
+
+
+@pytest.mark.parametrize(
+    "path, value, pattern",
+    [(("features", "i3d", "batch_size"), "eight", "batch_size"),
+     (("methods", "adnet", "kind"), "adnett", "kind"),
+     (("datasets", "synthetic", "generator", "n_train_normal"), 0, "n_train_normal"),
+     (("features", "i3d", "device"), "gpu0", "device"),
+     (("evaluation", "thresholdd"), 0.3, "thresholdd")],
+)
+def test_bad_value_names_the_key(cfg, path, value, pattern):
+    node = cfg
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(WorkflowError, match=pattern):
+        validate(cfg, SCHEMA)
+
+
+def test_cross_key_checks(cfg):
+    validate(cfg, SCHEMA)
+    bad = copy.deepcopy(cfg)
+    bad["methods"]["adnet"]["features"] = "x3d"
+    with pytest.raises(vc.ConfigError, match=r"methods.adnet.features = 'x3d'"):
+        vc.check(bad)
+    bad = copy.deepcopy(cfg)
+    bad["dataset"] = "ucf"
+    with pytest.raises(vc.ConfigError, match="datasets.ucf"):
+        vc.check(bad)
+
+
+def test_overrides_scope_params(cfg):
+    validate(cfg, SCHEMA)
+    syn = vc.extractor_params(cfg, "synthetic", "i3d")
+    ucf = vc.extractor_params(cfg, "ucf_crime", "i3d")
+    assert (syn["crop"], ucf["crop"]) == (112, 224)  # real data keeps the published size
+    assert vc.extractor_hash(syn) != vc.extractor_hash(ucf)
+    # Runtime-only keys do not change the feature hash.
+    assert vc.extractor_hash({**syn, "batch_size": 1, "device": "cpu"}) == vc.extractor_hash(syn)
+    # The manifest params never see the generator or the overrides.
+    assert set(vc.data_params(cfg, "synthetic")) == {"kind", "root", "strict", "min_frames"}
+    assert vc.data_params(cfg, "synthetic")["root"] == "data/synthetic"

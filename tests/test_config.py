@@ -70,3 +70,23 @@ def test_overrides_scope_params(cfg):
     # The manifest params never see the generator or the overrides.
     assert set(vc.data_params(cfg, "synthetic")) == {"kind", "root", "strict", "min_frames"}
     assert vc.data_params(cfg, "synthetic")["root"] == "data/synthetic"
+
+
+@pytest.mark.parametrize("kind", ["adnet", "mlp", "edtcn"])
+def test_schema_defaults_match_method_defaults(cfg, kind):
+    """Defaults live in the schema; the classes keep a copy so the package runs without
+    Snakemake. This keeps the two from drifting apart."""
+    from vadflow.methods import get_method
+
+    cfg["methods"] = {"m": {"kind": kind}}
+    validate(cfg, SCHEMA)
+    filled = cfg["methods"]["m"]
+    defaults = get_method(kind).defaults
+    assert {k: filled[k] for k in defaults} == defaults
+    assert set(filled) - set(defaults) <= {"kind", "mapping"}
+
+
+def test_unknown_method_key_fails(cfg):
+    cfg["methods"]["adnet"]["windwo"] = 32
+    with pytest.raises(WorkflowError, match="windwo"):
+        validate(cfg, SCHEMA)

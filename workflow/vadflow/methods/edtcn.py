@@ -1,0 +1,81 @@
+"""Encoder-decoder TCN baseline of Table 4.6 (Lea et al., CVPR 2017), run on ADNet's windows.
+
+Encoder: per level conv(k) -> channel dropout -> normalised ReLU -> max-pool 2.
+Decoder: upsample 2 (repeat) -> conv(k) -> channel dropout -> normalised ReLU.
+Output: 1x1 conv -> sigmoid (one anomaly score instead of Lea's class softmax).
+Defaults follow Lea's released code (levels 64, 96; kernel 25; spatial dropout 0.3).
+Activations are masked at every resolution before pooling; since normalised ReLU is
+non-negative, a pooled cell mixing a real and a padded clip takes the real clip's value.
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vadflow.methods.base import MethodError
+from vadflow.methods.temporal import TemporalMethod
+
+
+def norm_relu(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """ReLU scaled by its per-time-step channel maximum (Lea's "NormReLU")."""
+    x = torch.relu(x)
+    return x / (x.amax(dim=1, keepdim=True) + eps)
+
+
+class EncoderDecoderTCN(nn.Module):
+    def __init__(self, in_dim: int, channels: tuple[int, ...] = (64, 96), kernel: int = 25, dropout: float = 0.3) -> None:
+        super().__init__()
+        if kernel % 2 == 0:
+            raise ValueError(f"kernel must be odd so that convs keep the width, got {kernel}")
+        dims = [in_dim, *channels]
+        self.enc = nn.ModuleList(nn.Conv1d(dims[i], dims[i + 1], kernel, padding=kernel // 2) for i in range(len(channels)))
+        rev = list(reversed(channels))
+        self.dec = nn.ModuleList(
+            nn.Conv1d(rev[max(i - 1, 0)], rev[i], kernel, padding=kernel // 2) for i in range(len(channels))
+        )
+        self.out = nn.Conv1d(channels[0], 1, 1)
+        self.drop = nn.Dropout1d(dropout)
+        self.width_multiple = 2 ** len(channels)
+
+    def forward(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """x [B, D, W], m [B, W] -> [1, B, W]; W must be a multiple of ``width_multiple``."""
+        m = m.to(x.dtype).unsqueeze(1)
+        x = x * m
+        masks = []
+        for conv in self.enc:
+            x = norm_relu(self.drop(conv(x))) * m
+            masks.append(m)
+            x, m = F.max_pool1d(x, 2), F.max_pool1d(m, 2)
+        for conv, m in zip(self.dec, reversed(masks)):
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
+            x = norm_relu(self.drop(conv(x))) * m
+        return (torch.sigmoid(self.out(x)) * m).squeeze(1).unsqueeze(0)
+
+
+class EDTCN(TemporalMethod):
+    kind = "edtcn"
+    layouts = ("clips",)
+    supervision = "frame"
+    defaults: ClassVar[dict[str, Any]] = {
+        "features": "i3d",
+        "seed": 123,
+        "window": 64,
+        "enc_channels": [64, 96],
+        "kernel": 25,
+        "dropout": 0.3,
+        "lr": 5e-4,
+        "batch_size": 4,
+        "epochs": 10,
+        "clip_label_threshold": 0.5,
+        "train_labels": "temporal",
+        "device": "auto",
+    }
+
+    def build(self, in_dim: int) -> nn.Module:
+        cfg = self.cfg
+        if not cfg["enc_channels"]:
+            raise MethodError("edtcn: enc_channels must list at least one encoder level")
+        return EncoderDecoderTCN(in_dim, tuple(cfg["enc_channels"]), cfg["kernel"], cfg["dropout"])

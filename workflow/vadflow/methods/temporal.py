@@ -173,7 +173,7 @@ class TemporalMethod(Method):
         with torch.inference_mode():
             last = self.net(xt, mt)[-1].cpu().numpy()
         clip_scores = windows.merge(last, n, width)
-        return clip_to_frames(clip_scores, video.n_frames, video.clip_len, video.stride)
+        return clip_to_frames(clip_scores, video.n_frames, video.clip_len, video.stride, self.cfg.get("mapping", "average"))
 
     def state(self) -> dict[str, Any]:
         if self.net is None:

@@ -32,6 +32,7 @@ class ADNet(TemporalMethod):
         "ad_form": "per_clip",
         "clip_label_threshold": 0.5,
         "train_labels": "temporal",
+        "standardize": False,
         "device": "auto",
     }
 

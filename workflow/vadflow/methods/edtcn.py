@@ -71,6 +71,7 @@ class EDTCN(TemporalMethod):
         "epochs": 10,
         "clip_label_threshold": 0.5,
         "train_labels": "temporal",
+        "standardize": False,
         "device": "auto",
     }
 

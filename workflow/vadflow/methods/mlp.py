@@ -55,6 +55,7 @@ class MLP(TemporalMethod):
         "epochs": 10,
         "clip_label_threshold": 0.5,
         "train_labels": "temporal",
+        "standardize": False,
         "device": "auto",
     }
 

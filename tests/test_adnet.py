@@ -242,3 +242,30 @@ def test_standardize_uses_training_statistics_and_survives_save(data, tmp_path):
     plain = get_method("adnet")({**cfg, "standardize": False})
     plain.fit(shifted(train[:6]))
     assert not np.allclose(plain.score(shifted(test[:1])[0]), a.score(test[0]), atol=1e-2)
+
+
+def test_test_folds_never_score_a_video_with_a_model_that_saw_it(data, tmp_path, monkeypatch):
+    from vadflow.methods import folds
+
+    videos = data[0]
+    assert len({v.id for v in videos}) == len(videos)
+    seen: dict[int, set[str]] = {}
+    cls = get_method("mlp")
+    orig_fit = cls.fit
+
+    def spy_fit(self, train):
+        seen[id(self)] = {v.id for v in train}
+        orig_fit(self, train)
+
+    monkeypatch.setattr(cls, "fit", spy_fit)
+    fm = folds.FoldModels(cls, {**SMALL["mlp"], "epochs": 1}, 3)
+    fm.fit(videos)
+    assert len(fm.models) == 3
+    for v in videos:
+        model = fm.models[folds.fold_of(v.id, 3)]
+        assert v.id not in seen[id(model)]
+    # Every video is in exactly one held-out fold, and each model trained on the others.
+    assert sum(len(s) for s in seen.values()) == 2 * len(videos)
+    fm.save(tmp_path / "m.pt")
+    again = folds.FoldModels.load(cls, tmp_path / "m.pt")
+    np.testing.assert_array_equal(again.score(videos[0]), fm.score(videos[0]))

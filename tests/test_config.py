@@ -83,7 +83,7 @@ def test_schema_defaults_match_method_defaults(cfg, kind):
     filled = cfg["methods"]["m"]
     defaults = get_method(kind).defaults
     assert {k: filled[k] for k in defaults} == defaults
-    assert set(filled) - set(defaults) <= {"kind", "mapping"}
+    assert set(filled) - set(defaults) <= {"kind", "mapping", "train_split", "folds"}
 
 
 def test_unknown_method_key_fails(cfg):

@@ -72,10 +72,18 @@ def cmd_train(a: argparse.Namespace) -> None:
     _set_threads(a.threads)
     cfg = _cfg(a.cfg)
     cls = get_method(cfg["kind"])
-    train = load_videos(a.manifest, a.labels, a.features, split="train", layouts=cls.layouts)
-    log.info("training %s (kind %s) on %d videos", cfg.get("name"), cfg["kind"], len(train))
-    model = cls(cfg)
-    model.fit(train)
+    if cfg.get("train_split", "train") == "test_folds":
+        from vadflow.methods.folds import FoldModels
+
+        videos = load_videos(a.manifest, a.labels, a.features, split="test", layouts=cls.layouts)
+        log.warning("train_split: test_folds: training %d models on the annotated TEST videos; each test video "
+                    "is scored only by the model of the folds that exclude it", cfg.get("folds", 5))
+        model = FoldModels(cls, cfg, int(cfg.get("folds", 5)))
+    else:
+        videos = load_videos(a.manifest, a.labels, a.features, split="train", layouts=cls.layouts)
+        model = cls(cfg)
+    log.info("training %s (kind %s) on %d videos", cfg.get("name"), cfg["kind"], len(videos))
+    model.fit(videos)
     model.save(a.out)
 
 
@@ -89,10 +97,16 @@ def cmd_score(a: argparse.Namespace) -> None:
     _set_threads(a.threads)
     cfg = _cfg(a.cfg)
     cls = get_method(cfg["kind"])
-    model = cls.load(a.model)
+    protocol = cfg.get("train_split", "train")
+    if protocol == "test_folds":
+        from vadflow.methods.folds import FoldModels
+
+        model = FoldModels.load(cls, a.model)
+    else:
+        model = cls.load(a.model)
     test = load_videos(a.manifest, a.labels, a.features, split="test", layouts=cls.layouts)
     scores = {v.id: model.score(v) for v in tqdm(test, desc=f"score {cfg.get('name')}", unit="video", disable=a.quiet)}
-    write_scores(a.out, scores, attrs={"method": cfg.get("name", ""), "kind": cfg["kind"]})
+    write_scores(a.out, scores, attrs={"method": cfg.get("name", ""), "kind": cfg["kind"], "protocol": protocol})
 
 
 def cmd_evaluate(a: argparse.Namespace) -> None:

@@ -47,8 +47,9 @@ def clip_labels(video: VideoData, threshold: float = 0.5, mode: str = "temporal"
             f"anomalous training video {video.id!r} has no frame labels, but this method is trained "
             "on clip labels and needs temporal annotations of the training videos. UCF-Crime v1 has "
             "only video-level labels for training videos: use the UCF-Crime V2 temporal annotations "
-            "or the synthetic dataset, or set train_labels: video_level (every clip of an anomalous "
-            "video = 1; a weak baseline, not a reproduction)."
+            "or the synthetic dataset; or set train_split: test_folds (train on the annotated test "
+            "videos, each scored by a model of the folds that exclude it); or train_labels: "
+            "video_level (every clip of an anomalous video = 1; a weak baseline, not a reproduction)."
         )
     frames = np.asarray(video.frame_labels, dtype=np.float64).reshape(-1)
     if len(frames) == 0:

@@ -17,59 +17,28 @@ from __future__ import annotations
 
 import argparse
 import sys
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from vadflow.evaluation.segments import f1_table
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from mstcn_reference import ref_f_score, ref_get_labels_start_end_time  # noqa: E402
+
 KS = (10, 25, 50)
 BG = {"abnormal": [0], "normal": [1], "all": []}
 
 
-# Literal port of yabufarha/ms-tcn eval.py (kept in its original shape on purpose).
-def get_labels_start_end_time(frame_wise_labels, bg_class=["background"]):  # noqa: B006
-    labels = []
-    starts = []
-    ends = []
-    last_label = frame_wise_labels[0]
-    if frame_wise_labels[0] not in bg_class:
-        labels.append(frame_wise_labels[0])
-        starts.append(0)
-    for i in range(len(frame_wise_labels)):
-        if frame_wise_labels[i] != last_label:
-            if frame_wise_labels[i] not in bg_class:
-                labels.append(frame_wise_labels[i])
-                starts.append(i)
-            if last_label not in bg_class:
-                ends.append(i)
-            last_label = frame_wise_labels[i]
-    if last_label not in bg_class:
-        ends.append(i + 1)
-    return labels, starts, ends
-
-
-def f_score(recognized, ground_truth, overlap, bg_class=["background"]):  # noqa: B006
-    p_label, p_start, p_end = get_labels_start_end_time(recognized, bg_class)
-    y_label, y_start, y_end = get_labels_start_end_time(ground_truth, bg_class)
-    tp = 0
-    fp = 0
-    hits = np.zeros(len(y_label))
-    if not y_label:  # B1 (project rule): MS-TCN would raise on argmax of an empty array
-        return 0.0, float(len(p_label)), 0.0
-    for j in range(len(p_label)):
-        intersection = np.minimum(p_end[j], y_end) - np.maximum(p_start[j], y_start)
-        union = np.maximum(p_end[j], y_end) - np.minimum(p_start[j], y_start)
-        IoU = (1.0 * intersection / union) * ([p_label[j] == y_label[x] for x in range(len(y_label))])
-        idx = np.array(IoU).argmax()
-        if IoU[idx] >= overlap and not hits[idx]:
-            tp += 1
-            hits[idx] = 1
-        else:
-            fp += 1
-    fn = len(y_label) - sum(hits)
-    return float(tp), float(fp), float(fn)
+def f_score(recognized, ground_truth, overlap, bg_class):
+    """MS-TCN's f_score with the project's B1 rule: without GT segments, every prediction is an FP."""
+    try:
+        return ref_f_score(recognized, ground_truth, overlap, bg_class)
+    except ValueError:  # argmax of an empty IoU array: no GT segment (B1)
+        return 0.0, float(len(ref_get_labels_start_end_time(recognized, bg_class)[0])), 0.0
 
 
 def baseline(gts: list[np.ndarray], scores: list[np.ndarray], thr: float = 0.5):

@@ -56,26 +56,23 @@ def data_params(config: dict, dataset: str) -> dict[str, Any]:
     return out
 
 
-def extractor_params(config: dict, dataset: str, extractor: str) -> dict[str, Any]:
-    """``features.<extractor>`` with the dataset's overrides applied, plus its name."""
+def _stage_params(config: dict, dataset: str, stage: str, name: str) -> dict[str, Any]:
+    """``<stage>.<name>`` with ``datasets.<dataset>.overrides.<stage>.<name>`` merged in, plus its name."""
     try:
-        base = config["features"][extractor]
+        base = config[stage][name]
     except KeyError:
-        known = ", ".join(sorted(config.get("features", {})))
-        raise ConfigError(f"unknown extractor {extractor!r}: config key features.{extractor} is missing (known: {known})") from None
-    over = dataset_section(config, dataset).get("overrides", {}).get("features", {}).get(extractor, {})
-    return {"name": extractor, **deep_merge(base, over)}
+        known = ", ".join(sorted(config.get(stage, {})))
+        raise ConfigError(f"unknown {stage} entry {name!r}: config key {stage}.{name} is missing (known: {known})") from None
+    over = dataset_section(config, dataset).get("overrides", {}).get(stage, {}).get(name, {})
+    return {"name": name, **deep_merge(base, over)}
+
+
+def extractor_params(config: dict, dataset: str, extractor: str) -> dict[str, Any]:
+    return _stage_params(config, dataset, "features", extractor)
 
 
 def method_params(config: dict, dataset: str, method: str) -> dict[str, Any]:
-    """``methods.<method>`` with the dataset's overrides applied, plus its name."""
-    try:
-        base = config["methods"][method]
-    except KeyError:
-        known = ", ".join(sorted(config.get("methods", {})))
-        raise ConfigError(f"unknown method {method!r}: config key methods.{method} is missing (known: {known})") from None
-    over = dataset_section(config, dataset).get("overrides", {}).get("methods", {}).get(method, {})
-    return {"name": method, **deep_merge(base, over)}
+    return _stage_params(config, dataset, "methods", method)
 
 
 def extractor_hash(params: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ from torch import nn
 from vadflow.methods.base import MethodError
 from vadflow.methods.losses import AD_FORMS, stage_sum_loss
 from vadflow.methods.tcn import MultiStageTCN, layers_for_window
-from vadflow.methods.temporal import TemporalMethod
+from vadflow.methods.temporal import TemporalMethod, WINDOW_DEFAULTS
 
 
 class ADNet(TemporalMethod):
@@ -17,23 +17,16 @@ class ADNet(TemporalMethod):
     layouts = ("clips",)
     supervision = "frame"
     defaults: ClassVar[dict[str, Any]] = {
+        **WINDOW_DEFAULTS,
         "features": "i3d",
-        "seed": 123,
-        "window": 64,
         "stages": 5,
         "layers": 6,
         "channels": 64,
         "kernel": 3,
         "lr": 5e-4,
-        "batch_size": 4,
-        "epochs": 10,
         "ad_lambda": 0.0,
         "ad_margin": 0.5,
         "ad_form": "per_clip",
-        "clip_label_threshold": 0.5,
-        "train_labels": "temporal",
-        "standardize": False,
-        "device": "auto",
     }
 
     def build(self, in_dim: int) -> nn.Module:

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vadflow.methods.base import MethodError
-from vadflow.methods.temporal import TemporalMethod
+from vadflow.methods.temporal import TemporalMethod, WINDOW_DEFAULTS
 
 
 def norm_relu(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
@@ -60,19 +60,12 @@ class EDTCN(TemporalMethod):
     layouts = ("clips",)
     supervision = "frame"
     defaults: ClassVar[dict[str, Any]] = {
+        **WINDOW_DEFAULTS,
         "features": "i3d",
-        "seed": 123,
-        "window": 64,
         "enc_channels": [64, 96],
         "kernel": 25,
         "dropout": 0.3,
         "lr": 5e-4,
-        "batch_size": 4,
-        "epochs": 10,
-        "clip_label_threshold": 0.5,
-        "train_labels": "temporal",
-        "standardize": False,
-        "device": "auto",
     }
 
     def build(self, in_dim: int) -> nn.Module:

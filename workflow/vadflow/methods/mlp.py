@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from vadflow.methods.base import MethodError
-from vadflow.methods.temporal import TemporalMethod
+from vadflow.methods.temporal import TemporalMethod, WINDOW_DEFAULTS
 
 
 class ClipMLP(nn.Module):
@@ -45,18 +45,11 @@ class MLP(TemporalMethod):
     layouts = ("clips",)
     supervision = "frame"
     defaults: ClassVar[dict[str, Any]] = {
+        **WINDOW_DEFAULTS,
         "features": "c3d",
-        "seed": 123,
-        "window": 64,
         "hidden": [512, 32],
         "dropout": 0.6,
         "lr": 1e-3,
-        "batch_size": 4,
-        "epochs": 10,
-        "clip_label_threshold": 0.5,
-        "train_labels": "temporal",
-        "standardize": False,
-        "device": "auto",
     }
 
     def build(self, in_dim: int) -> nn.Module:

@@ -30,6 +30,18 @@ log = logging.getLogger(__name__)
 
 TRAIN_LABELS = ("temporal", "video_level")
 
+#: defaults every window method shares (the schema's first per-kind block mirrors these).
+WINDOW_DEFAULTS: dict[str, Any] = {
+    "seed": 123,
+    "window": 64,
+    "batch_size": 4,
+    "epochs": 10,
+    "clip_label_threshold": 0.5,
+    "train_labels": "temporal",
+    "standardize": False,
+    "device": "auto",
+}
+
 
 def clip_labels(video: VideoData, threshold: float = 0.5, mode: str = "temporal") -> np.ndarray:
     """0/1 label per feature row: 1 if at least ``threshold`` of the clip's frames are anomalous.

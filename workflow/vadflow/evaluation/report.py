@@ -39,7 +39,9 @@ def write_report(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path], 
         summary.to_csv(tmp, index=False, float_format="%.6g")
     wide = summary.pivot(index="method", columns="metric", values="value")
     frame_cols = [c for c in AUC_METRICS if c in wide.columns]
-    f1_cols = sorted((c for c in wide.columns if c.startswith("f1@")), key=lambda c: (c.split("_", 1)[1] != "abnormal", c))
+    order = {"abnormal": 0, "normal": 1, "all": 2}
+    f1_cols = sorted((c for c in wide.columns if c.startswith("f1@")),
+                     key=lambda c: (order.get(c.split("_", 1)[1], 3), float(c[3:].split("_", 1)[0])))
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>vadflow report: {html.escape(dataset)}</title>",
         "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse}"

@@ -12,6 +12,7 @@ _REGISTRY: dict[str, str] = {
     "adnet": "vadflow.methods.adnet:ADNet",
     "mlp": "vadflow.methods.mlp:MLP",
     "edtcn": "vadflow.methods.edtcn:EDTCN",
+    "mil": "vadflow.methods.mil:MIL",
 }
 
 KINDS: tuple[str, ...] = tuple(_REGISTRY)

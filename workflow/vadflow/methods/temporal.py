@@ -23,6 +23,7 @@ from tqdm import tqdm
 from vadflow.methods import windows
 from vadflow.methods.base import Method, MethodError, VideoData
 from vadflow.methods.losses import stage_sum_loss
+from vadflow.methods.scaler import FeatureScaler
 from vadflow.scores import clip_to_frames
 from vadflow.device import resolve_device
 
@@ -86,8 +87,7 @@ class TemporalMethod(Method):
         self.net: nn.Module | None = None
         self.in_dim: int | None = None
         self.history: list[float] = []
-        self.mu: np.ndarray | None = None
-        self.sd: np.ndarray | None = None
+        self.scaler = FeatureScaler()
 
     @abc.abstractmethod
     def build(self, in_dim: int) -> nn.Module:
@@ -114,9 +114,7 @@ class TemporalMethod(Method):
             raise MethodError(f"video {video.id!r}: expected features [K>0, D], got shape {list(x.shape)}")
         if self.in_dim is not None and x.shape[1] != self.in_dim:
             raise MethodError(f"video {video.id!r}: feature dim {x.shape[1]}, model was trained on {self.in_dim}")
-        if self.mu is not None:
-            x = (x - self.mu) / self.sd
-        return x
+        return self.scaler(x)
 
     def _batch(
         self, x: list[np.ndarray], m: list[np.ndarray], a: list[np.ndarray], device: torch.device
@@ -137,17 +135,12 @@ class TemporalMethod(Method):
         cfg = self.cfg
         if not train:
             raise MethodError(f"{self.kind}: no training videos")
-        self.mu = self.sd = None
+        self.scaler = FeatureScaler()
         feats = [self._check_video(v) for v in train]
         if len({f.shape[1] for f in feats}) != 1:
             raise MethodError(f"{self.kind}: training videos have different feature dims")
         if cfg.get("standardize", False):
-            # Per-dimension z-scores from the training clips. Random-init backbones give features
-            # that are mostly a shared positive offset (std/mean ~ 0.1), which the first 1x1 conv
-            # otherwise has to learn to subtract before any event signal gets through.
-            allx = np.concatenate(feats)
-            self.mu, self.sd = allx.mean(0), allx.std(0) + 1e-6
-            feats = [(f - self.mu) / self.sd for f in feats]
+            feats = [self.scaler.fit(feats)(f) for f in feats]
         labels = [clip_labels(v, cfg["clip_label_threshold"], cfg["train_labels"]) for v in train]
         device = resolve_device(cfg["device"])
         torch.manual_seed(cfg["seed"])
@@ -204,8 +197,7 @@ class TemporalMethod(Method):
         if self.net is None:
             raise MethodError(f"{self.kind}: nothing to save before fit()")
         weights = {k: v.detach().cpu() for k, v in self.net.state_dict().items()}
-        norm = {} if self.mu is None else {"mu": torch.from_numpy(self.mu), "sd": torch.from_numpy(self.sd)}
-        return {"in_dim": self.in_dim, "net": weights, "history": list(self.history), **norm}
+        return {"in_dim": self.in_dim, "net": weights, "history": list(self.history), **self.scaler.state()}
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.in_dim = int(state["in_dim"])
@@ -213,5 +205,4 @@ class TemporalMethod(Method):
         self.net.load_state_dict(state["net"])
         self.net.to(resolve_device(self.cfg["device"])).eval()
         self.history = list(state["history"])
-        self.mu = state["mu"].numpy() if "mu" in state else None
-        self.sd = state["sd"].numpy() if "sd" in state else None
+        self.scaler.load_state(state)

@@ -1,0 +1,226 @@
+"""MIL ranking (specs/mil.md): loss, 32-segment bags, segment->frame map, training."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+from vadflow.methods import get_method
+from vadflow.methods.base import VideoData
+from vadflow.methods.mil import MIL, MILNet, mil_loss
+from vadflow.methods.segments32 import boundaries, make_bag, rnd, segments_to_frames
+
+# b_i = floor(i·(k−1)/32 + 0.5), i = 0..32, written out by hand
+B_SULTANI = {
+    7: [0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 6, 6, 6],
+    32: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
+         26, 27, 28, 29, 30, 31],
+    100: [0, 3, 6, 9, 12, 15, 19, 22, 25, 28, 31, 34, 37, 40, 43, 46, 50, 53, 56, 59, 62, 65, 68, 71, 74, 77,
+          80, 84, 87, 90, 93, 96, 99],
+}
+
+
+# -- loss ---------------------------------------------------------------------------------------
+def _slow_loss(fa, fn, kernels, lsp, lsm, lw):
+    fa, fn = fa.tolist(), fn.tolist()
+    hinge = 0.0
+    for j in range(len(fn)):
+        for i in range(len(fa)):
+            hinge += max(0.0, 1.0 - max(fa[i]) + max(fn[j]))
+    hinge /= len(fn)
+    sp = sum(fa[i][t] for i in range(len(fa)) for t in range(len(fa[i])))
+    sm = sum((fa[i][t] - fa[i][t + 1]) ** 2 for i in range(len(fa)) for t in range(len(fa[i]) - 1))
+    w = sum(float(x) ** 2 for k in kernels for x in k.reshape(-1).tolist())
+    return hinge + lsp * sp + lsm * sm + lw * w
+
+
+def test_loss_matches_slow_formula():
+    g = torch.Generator().manual_seed(0)
+    fa = torch.rand(5, 32, generator=g, dtype=torch.float64)
+    fn = torch.rand(4, 32, generator=g, dtype=torch.float64) * 0.8
+    kernels = [torch.randn(3, 6, generator=g, dtype=torch.float64), torch.randn(1, 3, generator=g, dtype=torch.float64)]
+    # large lambdas so every term matters at the 1e-6 tolerance
+    lam = (0.3, 0.7, 0.05)
+    got = mil_loss(fa, fn, kernels, *lam).item()
+    assert got == pytest.approx(_slow_loss(fa, fn, kernels, *lam), abs=1e-6)
+    # each term separately is non-trivial (a dropped term would change the value)
+    assert abs(mil_loss(fa, fn, kernels, 0, *lam[1:]).item() - got) > 1e-2
+    assert abs(mil_loss(fa, fn, kernels, lam[0], 0, lam[2]).item() - got) > 1e-2
+    assert abs(mil_loss(fa, fn, kernels, *lam[:2], 0).item() - got) > 1e-2
+    # spec defaults (8e-5, 8e-5, 1e-3)
+    assert mil_loss(fa, fn, kernels).item() == pytest.approx(_slow_loss(fa, fn, kernels, 8e-5, 8e-5, 1e-3), abs=1e-6)
+
+
+def test_loss_spec_hand_value_and_scope():
+    fa = torch.tensor([[0.1, 0.9, 0.2, 0.0], [0.3, 0.3, 0.4, 0.5]], dtype=torch.float64)
+    fn = torch.tensor([[0.2, 0.1, 0.0, 0.1], [0.6, 0.2, 0.2, 0.2]], dtype=torch.float64)
+    assert mil_loss(fa, fn, (), 0.1, 0.1).item() == pytest.approx(1.789, abs=1e-9)
+    assert mil_loss(fa, fn, (), 8e-5, 8e-5).item() == pytest.approx(1.4003112, abs=1e-9)
+    fn2 = fn.clone()
+    fn2[1, 1:] = 0.0  # below the bag max: no effect
+    assert mil_loss(fa, fn2, (), 0.1, 0.1).item() == pytest.approx(1.789, abs=1e-12)
+
+
+def test_weight_penalty_uses_the_three_kernels_not_biases():
+    torch.manual_seed(0)
+    net = MILNet(10, 0.6)
+    with torch.no_grad():
+        for fc in net.kernels_modules():
+            fc.bias.fill_(5.0)
+    f = torch.full((2, 32), 0.5)
+    expected = 1e-3 * sum(float((fc.weight.detach().double() ** 2).sum()) for fc in (net.fc1, net.fc2, net.fc3))
+    got = mil_loss(f, f, net.kernels(), 0, 0, 1e-3).item() - mil_loss(f, f, (), 0, 0, 1e-3).item()
+    assert got == pytest.approx(expected, rel=1e-5)
+
+
+def test_param_count_and_init():
+    torch.manual_seed(0)
+    net = MILNet(4096)
+    assert sum(p.numel() for p in net.parameters()) == 2_114_113
+    assert all(float(fc.bias.detach().abs().max()) == 0.0 for fc in net.kernels_modules())
+    assert float(net.fc1.weight.detach().std()) == pytest.approx((2 / (4096 + 512)) ** 0.5, rel=0.02)
+    x = torch.rand(3, 32, 4096)
+    net.eval()
+    with torch.no_grad():
+        y = net(x)
+    assert y.shape == (3, 32, 1) and float(y.min()) > 0 and float(y.max()) < 1
+    with torch.no_grad():
+        assert torch.equal(y, net(x))  # dropout off in eval
+
+
+# -- segments ---------------------------------------------------------------------------------------
+def test_rnd_rounds_half_up():
+    assert rnd(np.array([0.5, 1.5, 2.5, 4.5, 2.49])).tolist() == [1, 2, 3, 5, 2]
+
+
+@pytest.mark.parametrize("k", [7, 32, 100])
+def test_sultani_boundaries_and_bag(k):
+    assert boundaries(k, "sultani").tolist() == B_SULTANI[k]
+    rng = np.random.default_rng(k)
+    d = 5
+    f = rng.random((k, d)).astype(np.float32) + 0.1
+    b = B_SULTANI[k]
+    f[: max(b[1], 1)] = 0.0  # zero clips -> segment 0 has norm 0 and must stay a row of zeros
+    f[-1] = 1e6  # last clip is never used
+    want = []
+    for i in range(32):
+        s = f[b[i]] if b[i + 1] <= b[i] else f[b[i] : b[i + 1]].mean(0)
+        n = np.linalg.norm(s)
+        want.append(s / n if n > 0 else np.zeros(d))
+    want = np.array(want)
+    got = make_bag(f, "sultani")
+    assert got.shape == (32, d) and got.dtype == np.float32
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    zero = np.linalg.norm(got, axis=1) == 0
+    assert zero[0] and np.allclose(np.linalg.norm(got[~zero], axis=1), 1, atol=1e-5)
+    if k == 7:
+        # k < 32: segments repeat clips; segments 0..2 are built from the zero clip alone
+        assert zero.tolist()[:3] == [True, True, True] and zero.sum() == 3
+        np.testing.assert_allclose(got[3], got[4])  # b3 = b4 = 1: both F[1] normalised
+        np.testing.assert_allclose(got[3], f[1] / np.linalg.norm(f[1]), atol=1e-6)
+    assert got.max() < 1.0 + 1e-6  # F[k-1] = 1e6 never leaked in
+    # numpy's half-to-even rounding would give different boundaries (e.g. k = 7, i = 24: 4.5 -> 5)
+    if k == 7:
+        assert B_SULTANI[7][24] == 5
+
+
+def test_segment_rules_one_hot_k33():
+    f = np.eye(33, dtype=np.float32)
+    np.testing.assert_allclose(make_bag(f, "sultani"), np.eye(33)[:32], atol=1e-6)
+    want = (np.eye(33)[:32] + np.eye(33)[1:33]) / np.sqrt(2)
+    np.testing.assert_allclose(make_bag(f, "seed001"), want, atol=1e-6)
+
+
+# -- segment -> frame map -------------------------------------------------------------------------------
+def test_segments_to_frames_hand_example():
+    s = np.arange(32) / 31.0
+    # k = 7 clips of stride 4 and 2 tail frames: clip c gets the last segment i with
+    # b_i == c (see B_SULTANI[7]): clips 0..6 -> segments 2, 7, 13, 18, 23, 29, 31
+    clip_seg = [2, 7, 13, 18, 23, 29, 31]
+    want = np.array([s[c] for c in clip_seg for _ in range(4)] + [s[31], s[31]])
+    np.testing.assert_allclose(segments_to_frames(s, 30, 7, 4, "sultani", "clip_aligned"), want)
+    np.testing.assert_allclose(segments_to_frames(s, 30, 7, 4, "sultani", "auto"), want)
+    exact = segments_to_frames(s, 30, 7, 4, "sultani", "sultani_exact")
+    np.testing.assert_allclose(exact[:28], want[:28])
+    assert exact[28:].tolist() == [0.0, 0.0]
+    # k = 100: segment 31 covers clips [96, 99); the last clip (99) and tail are uncovered
+    out = segments_to_frames(s, 100 * 2 + 1, 100, 2, "sultani", "sultani_exact")
+    assert out[96 * 2 : 99 * 2].tolist() == [1.0] * 6 and out[198:].tolist() == [0.0] * 3
+    assert segments_to_frames(s, 201, 100, 2, "sultani", "clip_aligned")[198:].tolist() == [1.0] * 3
+    # nearest: round(linspace(0, 31, 5)) = [0, 8, 16, 23, 31]
+    np.testing.assert_allclose(segments_to_frames(s, 5, 7, 4, "sultani", "nearest"), s[[0, 8, 16, 23, 31]])
+
+
+# -- training ------------------------------------------------------------------------------------------
+D, K, CL = 16, 40, 16
+
+
+def _videos(n_a, n_n, seed):
+    rng = np.random.default_rng(seed)
+    out = []
+    for j in range(n_a + n_n):
+        anomalous = j < n_a
+        f = np.abs(rng.normal(0, 1, (K, D))).astype(np.float32) + 0.5
+        lab = np.zeros(K * CL, dtype=np.int8)
+        # a distractor event in every video (label 0): an untrained net reacts to it as much
+        # as to the anomaly, so a high AUC needs the ranking loss to have learnt the difference
+        s = int(rng.integers(0, K - 16))
+        f[s : s + 16, 4:8] += 6.0
+        if anomalous:
+            s = int(rng.integers(2, K - 10))
+            e = s + int(rng.integers(4, 8))
+            f[s:e, :4] += 3.0
+            lab[s * CL : e * CL] = 1
+        out.append(VideoData(f"v{seed}_{j}", f, K * CL, CL, CL, anomalous, frame_labels=lab))
+    return out
+
+
+CFG = {"iterations": 200, "batch_anomalous": 10, "batch_normal": 10, "device": "cpu", "seed": 2}
+
+
+@pytest.fixture(scope="module")
+def trained():
+    m = get_method("mil")(CFG)
+    train = _videos(20, 20, seed=1)
+    for v in train:
+        v.frame_labels = None  # video labels only
+    m.fit(train)
+    return m
+
+
+def test_training_smoke_auc(trained):
+    test = _videos(8, 8, seed=2)
+    scores = [trained.score(v) for v in test]
+    assert all(len(s) == v.n_frames for s, v in zip(scores, test))
+    auc = roc_auc_score(np.concatenate([v.frame_labels for v in test]), np.concatenate(scores))
+    assert auc > 0.8, auc
+    # the data is not separable without training: the same seed after 1 iteration is near chance
+    base = get_method("mil")({**CFG, "iterations": 1})
+    base.fit(_videos(20, 20, seed=1))
+    auc0 = roc_auc_score(np.concatenate([v.frame_labels for v in test]), np.concatenate([base.score(v) for v in test]))
+    assert auc0 < 0.7, auc0
+    assert trained.history[-1] < 0.2 * trained.history[0]
+
+
+def test_save_load_identical_scores(trained, tmp_path):
+    p = tmp_path / "mil.pt"
+    trained.save(p)
+    loaded = MIL.load(p)
+    v = _videos(1, 0, seed=3)[0]
+    np.testing.assert_array_equal(trained.score(v), loaded.score(v))
+    # segments32 layout is used as is
+    v32 = VideoData("s", make_bag(v.features), v.n_frames, CL, CL, True, layout="segments32")
+    np.testing.assert_allclose(loaded.score(v32), trained.score(v), atol=1e-6)
+
+
+def test_same_seed_same_weights(trained):
+    m = get_method("mil")({**CFG, "iterations": 5})
+    m2 = get_method("mil")({**CFG, "iterations": 5})
+    m3 = get_method("mil")({**CFG, "iterations": 5, "seed": 8})
+    train = _videos(12, 12, seed=1)
+    for x in (m, m2, m3):
+        x.fit(train)
+    a, b, c = (x.state()["net"] for x in (m, m2, m3))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["fc1.weight"], c["fc1.weight"])

@@ -6,7 +6,6 @@ exactly the jobs that depend on the edited section.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 

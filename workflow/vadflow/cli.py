@@ -9,7 +9,6 @@ import argparse
 import json
 import logging
 import sys
-from pathlib import Path
 from typing import Any, Callable
 
 log = logging.getLogger("vadflow")
@@ -124,7 +123,7 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
     if len(skipped):
         log.warning("%d test videos have no scores (status %s) and are left out of the metrics",
                     len(skipped), skipped["status"].value_counts().to_dict())
-    videos = test.rename(columns={})[["id", "cls", "anomalous", "fps"]].reset_index(drop=True)
+    videos = test[["id", "cls", "anomalous", "fps"]].reset_index(drop=True)
     labels = read_labels(a.labels, list(videos["id"]))
     tables = evaluate(labels, scores, videos, cfg)
     for key, path in (("auc", a.auc), ("f1", a.f1), ("per_video", a.per_video), ("per_class", a.per_class)):

@@ -16,7 +16,8 @@ from torch import nn
 
 from vadflow.device import resolve_device
 from vadflow.methods import segments32 as seg
-from vadflow.methods.base import Method, MethodError, VideoData
+from vadflow.methods.base import MethodError, VideoData
+from vadflow.methods.neural import NeuralMethod
 from vadflow.methods.scaler import FeatureScaler
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def mil_loss(
     return loss
 
 
-class MIL(Method):
+class MIL(NeuralMethod):
     kind = "mil"
     layouts = ("clips", "segments32")
     supervision = "video"
@@ -98,15 +99,11 @@ class MIL(Method):
     LOG_EVERY = 20
 
     def __init__(self, cfg: dict[str, Any]) -> None:
-        super().__init__({**self.defaults, **cfg})
+        super().__init__(cfg)
         if self.cfg["segments"] not in seg.RULES:
             raise MethodError(f"mil: segments must be one of {seg.RULES}, got {self.cfg['segments']!r}")
         if self.cfg["mapping32"] not in seg.MAPPINGS:
             raise MethodError(f"mil: mapping32 must be one of {seg.MAPPINGS}, got {self.cfg['mapping32']!r}")
-        self.net: MILNet | None = None
-        self.in_dim: int | None = None
-        self.history: list[float] = []
-        self.scaler = FeatureScaler()
 
     def build(self, in_dim: int) -> MILNet:
         return MILNet(in_dim, float(self.cfg["dropout"]))
@@ -199,17 +196,3 @@ class MIL(Method):
         else:
             k = len(video.features)
         return seg.segments_to_frames(s, video.n_frames, k, video.stride, self.cfg["segments"], self.cfg["mapping32"])
-
-    def state(self) -> dict[str, Any]:
-        if self.net is None:
-            raise MethodError("mil: nothing to save before fit()")
-        weights = {k: v.detach().cpu() for k, v in self.net.state_dict().items()}
-        return {"in_dim": self.in_dim, "net": weights, "history": list(self.history), **self.scaler.state()}
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        self.in_dim = int(state["in_dim"])
-        self.net = self.build(self.in_dim)
-        self.net.load_state_dict(state["net"])
-        self.net.to(resolve_device(self.cfg["device"])).eval()
-        self.history = list(state["history"])
-        self.scaler.load_state(state)

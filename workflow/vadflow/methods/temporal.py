@@ -10,7 +10,6 @@ width it needs to be divisible by (pooling layers).
 """
 from __future__ import annotations
 
-import abc
 import logging
 import sys
 from typing import Any, ClassVar
@@ -21,8 +20,9 @@ from torch import nn
 from tqdm import tqdm
 
 from vadflow.methods import windows
-from vadflow.methods.base import Method, MethodError, VideoData
+from vadflow.methods.base import MethodError, VideoData
 from vadflow.methods.losses import stage_sum_loss
+from vadflow.methods.neural import NeuralMethod
 from vadflow.methods.scaler import FeatureScaler
 from vadflow.scores import clip_to_frames
 from vadflow.device import resolve_device
@@ -74,24 +74,11 @@ def clip_labels(video: VideoData, threshold: float = 0.5, mode: str = "temporal"
     return (frac >= threshold).astype(np.float32)
 
 
-class TemporalMethod(Method):
+class TemporalMethod(NeuralMethod):
     """Base of methods that train a window network on clip labels (see module docstring)."""
 
     layouts: ClassVar[tuple[str, ...]] = ("clips",)
     supervision: ClassVar[str] = "frame"
-    #: filled-in values for keys the config leaves out (mirrors the JSON schema).
-    defaults: ClassVar[dict[str, Any]]
-
-    def __init__(self, cfg: dict[str, Any]) -> None:
-        super().__init__({**self.defaults, **cfg})
-        self.net: nn.Module | None = None
-        self.in_dim: int | None = None
-        self.history: list[float] = []
-        self.scaler = FeatureScaler()
-
-    @abc.abstractmethod
-    def build(self, in_dim: int) -> nn.Module:
-        """A fresh network for ``in_dim``-dimensional clip features."""
 
     def loss(self, outputs: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return stage_sum_loss(outputs, labels, mask)
@@ -192,17 +179,3 @@ class TemporalMethod(Method):
             last = self.net(xt, mt)[-1].cpu().numpy()
         clip_scores = windows.merge(last, n, width)
         return clip_to_frames(clip_scores, video.n_frames, video.clip_len, video.stride, self.cfg.get("mapping", "average"))
-
-    def state(self) -> dict[str, Any]:
-        if self.net is None:
-            raise MethodError(f"{self.kind}: nothing to save before fit()")
-        weights = {k: v.detach().cpu() for k, v in self.net.state_dict().items()}
-        return {"in_dim": self.in_dim, "net": weights, "history": list(self.history), **self.scaler.state()}
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        self.in_dim = int(state["in_dim"])
-        self.net = self.build(self.in_dim)
-        self.net.load_state_dict(state["net"])
-        self.net.to(resolve_device(self.cfg["device"])).eval()
-        self.history = list(state["history"])
-        self.scaler.load_state(state)

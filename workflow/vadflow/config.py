@@ -94,10 +94,8 @@ def method_names(config: dict) -> list[str]:
 
 
 def default_targets(config: dict) -> list[str]:
-    ds = config["dataset"]
-    dataset_section(config, ds)
-    out = [f"results/{ds}/summary.csv"]
-    return out
+    """What `rule all` builds; `check` has already verified that `dataset` names a dataset."""
+    return [f"results/{config['dataset']}/summary.csv"]
 
 
 def check(config: dict) -> None:

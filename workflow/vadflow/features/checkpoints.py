@@ -32,12 +32,14 @@ class Family:
 
     ``classifier`` are key prefixes (after ``rename``) of the optional classification head.
     ``rename`` maps a file key to the project's module name (identity when they agree).
+    ``fix`` repairs known tensor quirks of public copies (keys unchanged), before the checks.
     """
 
     name: str
     matches: Callable[[Mapping[str, torch.Tensor]], bool]
     classifier: tuple[str, ...] = ()
     rename: Callable[[str], str] | None = None
+    fix: Callable[[Mapping[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None
 
 
 def _has(*keys: str) -> Callable[[Mapping[str, torch.Tensor]], bool]:
@@ -62,9 +64,21 @@ def piergiaj_to_hassony2(key: str) -> str:
     return ".".join(_PIERGIAJ_PARTS.get(part, part) for part in key.split("."))
 
 
-# Checked in order; the first match wins. Only c3d and the two I3D rows have loaders here;
-# the rest let a wrong file be named correctly (and are ready for those backbones).
-# Xception's 2-D `pointwise.weight` copies (spec §6) will need a reshape when it is added.
+def cadene_xception_rename(key: str) -> str:
+    """The file's classifier ``fc.*`` is the Cadene model's ``last_linear.*`` (spec §6)."""
+    return "last_linear." + key[3:] if key.startswith("fc.") else key
+
+
+def cadene_xception_fix(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Some Xception copies store ``pointwise.weight`` 2-D ``[out, in]``: make it ``[out, in, 1, 1]``
+    (Cadene#62, ondyari/FaceForensics#101)."""
+    return {k: v[:, :, None, None] if k.endswith("pointwise.weight") and v.ndim == 2 else v
+            for k, v in state_dict.items()}
+
+
+# Checked in order; the first match wins. Backbones name the families they load
+# (Backbone.families); r2p1d_kenshohara_basic has no backbone and is only recognised, so that
+# such a file is named correctly when given to r2plus1d_18 (a different layout).
 FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
@@ -77,7 +91,8 @@ FAMILIES: dict[str, Family] = {
         Family("r2p1d_kenshohara_bottleneck", _has("conv1_s.weight", "layer1.0.conv3.weight"), ("fc.",)),
         Family("r2p1d_kenshohara_basic", _has("conv1_s.weight", "layer1.0.conv1_s.weight"), ("fc.",)),
         Family("resnet50_tv", _shaped("conv1.weight", (64, 3, 7, 7), "layer1.0.conv3.weight"), ("fc.",)),
-        Family("xception_cadene", _has("block1.rep.0.pointwise.weight"), ("fc.", "last_linear.")),
+        Family("xception_cadene", _has("block1.rep.0.pointwise.weight"), ("last_linear.",),
+               rename=cadene_xception_rename, fix=cadene_xception_fix),
     )
 }
 
@@ -129,6 +144,45 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             f"to a plain state_dict with:  vadflow weights convert --trust {path}"
         ) from err
     return clean_state_dict(obj, source=str(path))
+
+
+def convert_trusted(path: str | Path, out: str | Path | None = None) -> tuple[Path, dict[str, torch.Tensor]]:
+    """Unpickle a *trusted* file completely (``weights_only=False``: this can run code from the
+    file) and write its tensors as a plain state_dict that ``read_state_dict`` accepts.
+
+    Whole pickled modules give their ``state_dict()``; numpy arrays become tensors; the usual
+    unwrapping applies (``state_dict``/``model``, ``module.``, ``num_batches_tracked``).
+    ``out`` defaults to ``<stem>.state_dict.pt`` beside the input; it is written atomically.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise CheckpointError(f"weights file not found: {path}")
+    out = Path(out) if out else path.with_name(f"{path.stem}.state_dict.pt")
+    if out.resolve() == path.resolve():
+        raise CheckpointError(f"refusing to overwrite the input {path}; choose another --out")
+    obj = torch.load(path, map_location="cpu", weights_only=False)
+
+    def plain(o: object) -> object:
+        if isinstance(o, nn.Module):
+            return o.state_dict()
+        if isinstance(o, Mapping):
+            return {k: plain(v) for k, v in o.items()}
+        if type(o).__module__ == "numpy" and hasattr(o, "shape"):  # ndarray, without importing numpy
+            return torch.as_tensor(o)
+        return o
+
+    state_dict = clean_state_dict(plain(obj), source=str(path))
+    # Detached, compact copies: a view would otherwise save its whole underlying storage.
+    state_dict = {k: v.detach().clone() for k, v in state_dict.items()}
+    from vadflow.io import atomic_path
+
+    with atomic_path(out) as tmp:
+        torch.save(state_dict, tmp)
+    read_state_dict(out)  # what the loader will see: must pass weights_only=True
+    family = detect_family(state_dict)
+    log.info("converted %s -> %s: %d tensors, family %s, sha256 %s", path, out, len(state_dict),
+             family.name if family else "unknown", file_sha256(out))
+    return out, state_dict
 
 
 def _load_failure_reason(err: Exception) -> str:
@@ -184,6 +238,8 @@ def apply_state_dict(
             f"{source} looks like a {family.name} checkpoint; backbone {backbone} loads: "
             f"{', '.join(families)}. Check features.<name>.weights / the backbone."
         )
+    if family.fix is not None:
+        state_dict = family.fix(state_dict)
     rename = family.rename or (lambda k: k)
     renamed = {rename(k): (k, v) for k, v in state_dict.items()}
     expected = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}

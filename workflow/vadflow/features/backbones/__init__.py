@@ -7,8 +7,16 @@ from __future__ import annotations
 from .base import Backbone, Preset
 from .c3d import BACKBONE as _C3D
 from .i3d import BACKBONE as _I3D
+from .i3d_map import BACKBONE as _I3D_MAP
+from .r2plus1d_50 import BACKBONE as _R2PLUS1D_50
+from .resnet50_2d import BACKBONE as _RESNET50_2D
+from .video_resnet import R2PLUS1D_18 as _R2PLUS1D_18, R3D_18 as _R3D_18
+from .xception import BACKBONE as _XCEPTION
 
-BACKBONES: dict[str, Backbone] = {bb.name: bb for bb in (_C3D, _I3D)}
+BACKBONES: dict[str, Backbone] = {
+    bb.name: bb
+    for bb in (_C3D, _I3D, _I3D_MAP, _R3D_18, _R2PLUS1D_18, _R2PLUS1D_50, _RESNET50_2D, _XCEPTION)
+}
 
 
 def get_backbone(name: str) -> Backbone:

@@ -1,0 +1,45 @@
+"""I3D Mixed_5c map averaged over time, ``[1024, 7, 7]`` per clip (specs/backbones.md §3 "Map").
+
+The same network, weights and checkpoint families as ``i3d`` (this only changes the read-out),
+so one I3D file serves both; ADOR uses the map as 49 tokens (specs/ador.md §2), and the spatial
+mean of this map is exactly the ``i3d`` feature (``pool: mean``).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import torch
+
+from .base import Backbone
+from .i3d import BACKBONE as _I3D, I3D, PRESETS
+
+MAP_HW = (7, 7)  # Mixed_5c at a 224x224 crop (any crop of 193..224 pixels)
+
+
+class I3DMap(I3D):
+    """I3D whose output is the Mixed_5c map averaged over T', ``[B, 1024, 7, 7]``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        fmap = self.features(x).mean(dim=2)
+        if tuple(fmap.shape[2:]) != MAP_HW:
+            raise ValueError(
+                f"i3d_map needs a {MAP_HW[0]}x{MAP_HW[1]} Mixed_5c map (a 224x224 crop), got input "
+                f"{list(x.shape)} -> map {list(fmap.shape[1:])}; check features.<name>.crop"
+            )
+        return fmap
+
+
+def _make(cfg: Mapping[str, Any]) -> I3DMap:
+    return I3DMap(head=bool(cfg.get("head", False)))
+
+
+BACKBONE = Backbone(
+    name="i3d_map",
+    dim=1024,  # channels; one clip's feature is feature_shape
+    defaults={"clip_len": 16, "stride": 16, "resize": 256, "crop": 224, "preprocess": "default"},
+    presets=PRESETS,
+    make_model=_make,
+    families=_I3D.families,
+    checkpoint_hint=_I3D._hint.replace("I3D needs", "i3d_map (I3D) needs", 1),
+    feature_shape=(1024, *MAP_HW),
+)

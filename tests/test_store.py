@@ -7,7 +7,8 @@ import h5py
 import numpy as np
 import pytest
 
-from vadflow.features.store import FeatureStore, FeatureStoreError, FeatureWriter, merge
+from vadflow.features.cache import VideoCache
+from vadflow.features.store import FeatureStore, FeatureStoreError, FeatureWriter, merge, write_receipt
 
 ATTRS = {"extractor": "i3d", "clip_len": 16, "stride": 16, "fps": 30.0, "n_frames": 100, "config_hash": "abc",
          "weights": "random-init", "layout": "clips"}
@@ -50,19 +51,31 @@ def test_failed_write_leaves_nothing(tmp_path):
 
 
 def test_merge(tmp_path):
+    cache = VideoCache(tmp_path / "videos")
     for i, vids in enumerate([["a", "b"], ["c"]]):
-        with FeatureWriter(tmp_path / f"s{i}.h5", {"extractor": "i3d", "config_hash": "abc"}) as w:
-            for v in vids:
-                w.add(v, np.full((2, 4), i, np.float32), ATTRS)
-            if i:
-                w.fail("d", "broken")
-    stats = merge([tmp_path / "s0.h5", tmp_path / "s1.h5"], tmp_path / "m.h5")
+        paths = {v: cache.write(v, np.full((2, 4), i, np.float32), ATTRS) for v in vids}
+        write_receipt(tmp_path / f"s{i}.json", f"{i}-of-2", {"extractor": "i3d", "config_hash": "abc"}, paths,
+                      {"d": "broken"} if i else {}, {})
+    stats = merge([tmp_path / "s0.json", tmp_path / "s1.json"], tmp_path / "m.h5")
     assert stats == {"videos": 3, "failed": 1}
     with FeatureStore(tmp_path / "m.h5") as st:
         assert sorted(st.ids()) == ["a", "b", "c"] and st.get("c")[0][0, 0] == 1 and st.get("c")[1]["clip_len"] == 16
         assert st.attrs["config_hash"] == "abc" and json.loads(st.attrs["failed"]) == {"d": "broken"}
-    with FeatureWriter(tmp_path / "s2.h5", {"extractor": "i3d", "config_hash": "zzz"}) as w:
-        w.add("e", np.ones((1, 4), np.float32), ATTRS)
+    write_receipt(tmp_path / "s2.json", "1-of-2", {"extractor": "i3d", "config_hash": "zzz"}, {}, {}, {})
     with pytest.raises(FeatureStoreError, match="differ"):
-        merge([tmp_path / "s0.h5", tmp_path / "s2.h5"], tmp_path / "m2.h5")
+        merge([tmp_path / "s0.json", tmp_path / "s2.json"], tmp_path / "m2.h5")
     assert not (tmp_path / "m2.h5").exists()
+
+
+def test_multidimensional_features_and_size(tmp_path):
+    """Map features keep their shape; a file of many small videos stays close to the raw bytes."""
+    maps = np.random.default_rng(0).normal(size=(3, 16, 7, 7)).astype(np.float32)
+    with FeatureWriter(tmp_path / "maps.h5") as w:
+        w.add("m", maps, ATTRS)
+    with FeatureStore(tmp_path / "maps.h5") as st:
+        assert st.get("m")[0].shape == (3, 16, 7, 7)
+    with FeatureWriter(tmp_path / "many.h5") as w:
+        for i in range(50):
+            w.add(f"v{i}", np.ones((25, 1024), np.float32), ATTRS)
+    raw = 50 * 25 * 1024 * 2
+    assert (tmp_path / "many.h5").stat().st_size / raw < 1.05

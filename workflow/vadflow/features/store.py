@@ -1,13 +1,16 @@
 """The HDF5 clip-feature cache: one dataset per video, self-describing attrs.
 
-Extraction runs in shards (one job per shard, many can run on a cluster); ``merge`` copies
-the shard datasets into the single ``features/{extractor}.h5`` consumers read. A merge was
-chosen over an HDF5 virtual dataset so the consumer file stands alone: shards are
-Snakemake temp files and can be deleted, moved or never copied back from a cluster node.
+Extraction runs in shards (one job per shard, many can run on a cluster). Each job writes
+every finished video to the per-video cache (:mod:`vadflow.features.cache`) and ends with a
+JSON receipt; ``merge`` copies the videos the receipts list into the single
+``features/{extractor}.h5`` consumers read. A copy was chosen over HDF5 external links or a
+virtual dataset so the consumer file stands alone: it can be moved or copied off a cluster
+without the cache directory.
 """
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -36,12 +39,13 @@ class FeatureWriter:
             self._f.attrs[k] = v
 
     def add(self, vid: str, feats: np.ndarray, attrs: dict[str, Any], dtype: str = "float16") -> None:
-        if feats.ndim != 2 or feats.shape[0] == 0:
-            raise FeatureStoreError(f"video {vid}: features must be [n_clips>0, D], got {feats.shape}")
+        if feats.ndim < 2 or feats.shape[0] == 0:
+            raise FeatureStoreError(f"video {vid}: features must be [n_clips>0, D, ...], got {feats.shape}")
         missing = [a for a in VIDEO_ATTRS if a not in attrs]
         if missing:
             raise FeatureStoreError(f"video {vid}: attrs {missing} missing")
-        ds = self._f.create_dataset(vid, data=feats.astype(dtype), chunks=(min(len(feats), 256), feats.shape[1]))
+        # Contiguous storage: no chunk index per video, so the file stays near the raw bytes.
+        ds = self._f.create_dataset(vid, data=feats.astype(dtype))
         for k, v in attrs.items():
             ds.attrs[k] = v
         ds.attrs["n_clips"] = feats.shape[0]
@@ -64,28 +68,50 @@ class FeatureWriter:
         self.close(ok=exc_type is None)
 
 
-def merge(shards: Iterable[str | Path], out: str | Path) -> dict[str, int]:
-    """Copy every video of every shard into ``out``; shard file attrs must agree."""
-    shards = [Path(s) for s in shards]
+def write_receipt(path: str | Path, shard: str, file_attrs: dict[str, Any], videos: dict[str, Path],
+                  failed: dict[str, str], stats: dict[str, Any]) -> None:
+    """The extraction job's output: which cached video files make up its shard."""
+    path = Path(path)
+    base = path.parent.resolve()
+    rel = {vid: os.path.relpath(Path(p).resolve(), base) for vid, p in videos.items()}
+    doc = {"shard": shard, "file_attrs": file_attrs, "videos": rel, "failed": failed, "stats": stats}
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(doc, indent=1, sort_keys=True, default=str))
+
+
+def merge(receipts: Iterable[str | Path], out: str | Path) -> dict[str, int]:
+    """Copy every video that the shard receipts list into ``out``; shard attrs must agree."""
     failed: dict[str, str] = {}
     n = 0
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as dst:
         ref: dict[str, Any] | None = None
-        for shard in shards:
-            with h5py.File(shard, "r") as src:
-                attrs = {k: v for k, v in src.attrs.items() if k != "failed"}
-                if ref is None:
-                    ref = attrs
-                    for k, v in attrs.items():
-                        dst.attrs[k] = v
-                elif {k: str(v) for k, v in attrs.items()} != {k: str(v) for k, v in ref.items()}:
-                    raise FeatureStoreError(f"{shard}: shard attrs {attrs} differ from the first shard's {ref}")
-                failed.update(json.loads(src.attrs.get("failed", "{}")))
-                for vid in src:
-                    if vid in dst:
-                        raise FeatureStoreError(f"video {vid} appears in two shards ({shard})")
-                    src.copy(src[vid], dst, name=vid)
-                    n += 1
+        for receipt in map(Path, receipts):
+            try:
+                doc = json.loads(receipt.read_text())
+            except (OSError, ValueError) as exc:
+                raise FeatureStoreError(f"{receipt}: unreadable shard receipt ({exc}); rerun its extraction job") from exc
+            attrs = doc["file_attrs"]
+            if ref is None:
+                ref = attrs
+                for k, v in attrs.items():
+                    dst.attrs[k] = v
+            elif attrs != ref:
+                raise FeatureStoreError(f"{receipt}: shard attrs {attrs} differ from the first shard's {ref}")
+            failed.update(doc["failed"])
+            for vid, rel in doc["videos"].items():
+                if vid in dst:
+                    raise FeatureStoreError(f"video {vid} appears in two shards ({receipt})")
+                src_path = receipt.parent / rel
+                try:
+                    with h5py.File(src_path, "r") as src:
+                        if str(src["features"].attrs.get("config_hash")) != str(attrs.get("config_hash")):
+                            raise FeatureStoreError(f"{src_path}: cached with other extractor settings than {receipt} says; "
+                                                    "rerun the extraction (snakemake -R extract_features)")
+                        src.copy(src["features"], dst, name=vid)
+                except OSError as exc:
+                    raise FeatureStoreError(f"{src_path}: cached features of {vid} are missing or unreadable ({exc}); "
+                                            "rerun the extraction (snakemake -R extract_features)") from exc
+                n += 1
         dst.attrs["failed"] = json.dumps(failed, sort_keys=True)
         dst.attrs["n_videos"] = n
     return {"videos": n, "failed": len(failed)}

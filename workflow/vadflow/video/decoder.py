@@ -186,20 +186,25 @@ class StreamItem:
 
 
 class ClipStream:
-    """Decode the clips of many videos in a background thread.
+    """Decode the clips of many videos in background threads.
 
-    Iterating yields :class:`StreamItem`: ``clip`` items in order, then one ``end`` per
-    video (``index`` = number of clips) or one ``error`` (the video's clips so far must be
-    discarded). The bounded queue keeps decoding a little ahead of the model.
+    Iterating yields :class:`StreamItem`: each video's ``clip`` items in order, then one
+    ``end`` (``index`` = number of clips) or one ``error`` (the video's clips so far must be
+    discarded). With ``workers > 1`` several videos decode at once and their items
+    interleave; consumers place clips by (video, index), not by arrival. The bounded queue
+    keeps decoding a little ahead of the model.
     """
 
-    def __init__(self, videos: Iterable[tuple[str, Path, VideoInfo]], spec: ClipSpec, backend: str = "auto", prefetch: int = 64):
-        self._videos = list(videos)
+    def __init__(self, videos: Iterable[tuple[str, Path, VideoInfo]], spec: ClipSpec, backend: str = "auto",
+                 prefetch: int = 64, workers: int = 1):
+        self._videos = iter(list(videos))
+        self._lock = threading.Lock()
         self._spec = spec
         self._backend = backend
         self._q: queue.Queue = queue.Queue(maxsize=prefetch)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="vadflow-decoder", daemon=True)
+        self._threads = [threading.Thread(target=self._run, name=f"vadflow-decoder-{i}", daemon=True)
+                         for i in range(max(1, int(workers)))]
 
     def _put(self, item: StreamItem) -> bool:
         while not self._stop.is_set():
@@ -210,9 +215,14 @@ class ClipStream:
                 continue
         return False
 
+    def _next_video(self) -> tuple[str, Path, VideoInfo] | None:
+        with self._lock:
+            return next(self._videos, None)
+
     def _run(self) -> None:
         try:
-            for vid, path, info in self._videos:
+            while (job := self._next_video()) is not None:
+                vid, path, info = job
                 k = 0
                 try:
                     for clip in iter_clips(path, self._spec, info, self._backend):
@@ -227,13 +237,17 @@ class ClipStream:
             self._put(StreamItem("done", ""))
 
     def __iter__(self) -> Iterator[StreamItem]:
-        self._thread.start()
+        for t in self._threads:
+            t.start()
+        running = len(self._threads)
         try:
-            while True:
+            while running:
                 item = self._q.get()
                 if item.kind == "done":
-                    return
+                    running -= 1
+                    continue
                 yield item
         finally:
             self._stop.set()
-            self._thread.join(timeout=5)
+            for t in self._threads:
+                t.join(timeout=5)

@@ -55,13 +55,34 @@ def cmd_extract(a: argparse.Namespace) -> None:
     from vadflow.features.extract import extract_shard
 
     _set_threads(a.threads)
-    extract_shard(a.manifest, a.root, _cfg(a.cfg), a.shard, a.out, progress=not a.quiet)
+    extract_shard(a.manifest, a.root, _cfg(a.cfg), a.shard, a.out, cache_dir=a.cache, progress=not a.quiet)
+
+
+def cmd_import(a: argparse.Namespace) -> None:
+    from vadflow.features.importers import import_features
+
+    import_features(a.manifest, _cfg(a.cfg), a.out, progress=not a.quiet)
 
 
 def cmd_merge(a: argparse.Namespace) -> None:
     from vadflow.features.store import merge
 
     log.info("merged %s into %s", merge(a.shards, a.out), a.out)
+
+
+def cmd_pretrain_lstm(a: argparse.Namespace) -> None:
+    from vadflow.features.lstm_clip import run_pretrain
+
+    _set_threads(a.threads)
+    cfg = _cfg(a.cfg)
+    run_pretrain(a.manifest, a.labels, a.frames, cfg, a.out, kind=cfg.get("pretrain_kind", "synthetic"))
+
+
+def cmd_lstm_features(a: argparse.Namespace) -> None:
+    from vadflow.features.lstm_clip import derive_features
+
+    _set_threads(a.threads)
+    derive_features(a.frames, a.model, _cfg(a.cfg), a.out, progress=not a.quiet)
 
 
 def cmd_train(a: argparse.Namespace) -> None:
@@ -74,13 +95,22 @@ def cmd_train(a: argparse.Namespace) -> None:
     if cfg.get("train_split", "train") == "test_folds":
         from vadflow.methods.folds import FoldModels
 
-        videos = load_videos(a.manifest, a.labels, a.features, split="test", layouts=cls.layouts)
+        videos = load_videos(a.manifest, a.labels, a.features, split="test", layouts=cls.layouts,
+                             method=cfg.get("name", ""), kind=cfg["kind"])
         log.warning("train_split: test_folds: training %d models on the annotated TEST videos; each test video "
                     "is scored only by the model of the folds that exclude it", cfg.get("folds", 5))
         model = FoldModels(cls, cfg, int(cfg.get("folds", 5)))
     else:
-        videos = load_videos(a.manifest, a.labels, a.features, split="train", layouts=cls.layouts)
+        videos = load_videos(a.manifest, a.labels, a.features, split="train", layouts=cls.layouts,
+                             method=cfg.get("name", ""), kind=cfg["kind"])
         model = cls(cfg)
+    if getattr(a, "head", None) and a.head[0]:
+        # A trained projection head (LOF): checked against the features it will be applied to.
+        from vadflow.features.store import FeatureStore
+        from vadflow.methods.heads import load_head
+
+        with FeatureStore(a.features) as store:
+            model.set_head(load_head(a.head[0], store.attrs))
     log.info("training %s (kind %s) on %d videos", cfg.get("name"), cfg["kind"], len(videos))
     model.fit(videos)
     model.save(a.out)
@@ -103,9 +133,56 @@ def cmd_score(a: argparse.Namespace) -> None:
         model = FoldModels.load(cls, a.model)
     else:
         model = cls.load(a.model)
-    test = load_videos(a.manifest, a.labels, a.features, split="test", layouts=cls.layouts)
+    test = load_videos(a.manifest, a.labels, a.features, split="test", layouts=cls.layouts,
+                       method=cfg.get("name", ""), kind=cfg["kind"])
     scores = {v.id: model.score(v) for v in tqdm(test, desc=f"score {cfg.get('name')}", unit="video", disable=a.quiet)}
+    if hasattr(model, "finalize_scores"):
+        scores = model.finalize_scores(scores)
     write_scores(a.out, scores, attrs={"method": cfg.get("name", ""), "kind": cfg["kind"], "protocol": protocol})
+
+
+def cmd_train_head(a: argparse.Namespace) -> None:
+    from vadflow.features.store import FeatureStore
+    from vadflow.methods.data import load_videos
+    from vadflow.methods.heads import file_clips, head_config, save_head, train_head
+
+    _set_threads(a.threads)
+    cfg = head_config(_cfg(a.cfg))
+    with FeatureStore(a.features) as store:
+        attrs = store.attrs
+    train = load_videos(a.manifest, a.labels, a.features, split="train", method=cfg.get("name", ""), kind="head")
+    labelled = None
+    if cfg["mode"] in ("ce", "supcon") and cfg["labelled"]["source"] == "file":
+        labelled = file_clips(cfg["labelled"]["path"] or "", int(train[0].features.shape[1]))
+    log.info("training head %s (mode %s) on %s", cfg.get("name"), cfg["mode"], a.features)
+    head = train_head(cfg, train, labelled)
+    save_head(a.out, head, cfg, attrs)
+
+
+def cmd_thesis(a: argparse.Namespace) -> None:
+    from vadflow.features.store import FeatureStore
+    from vadflow.io import atomic_path
+    from vadflow.methods.data import load_videos
+    from vadflow.methods.heads import load_head
+    from vadflow.methods.lof import run_thesis
+
+    _set_threads(a.threads)
+    cfg = _cfg(a.cfg)
+    if cfg.get("kind") != "lof":
+        from vadflow.methods.base import MethodError
+
+        raise MethodError(f"the thesis protocol is LOF's (specs/lof.md §5.1); method {cfg.get('name')!r} is kind {cfg.get('kind')}")
+    head = None
+    if a.head and a.head[0]:
+        with FeatureStore(a.features) as store:
+            head = load_head(a.head[0], store.attrs)
+    test = load_videos(a.manifest, a.labels, a.features, split="test", method=cfg.get("name", ""), kind=cfg["kind"])
+    df = run_thesis(cfg, test, head)
+    df.insert(0, "method", cfg.get("name", ""))
+    with atomic_path(a.out) as tmp:
+        df.to_csv(tmp, index=False, float_format="%.6g")
+    mean = df[df["seed"] == "mean"].iloc[0]
+    log.info("%s thesis protocol: snippet AUC %.4f +- %.4f over seeds %s", cfg.get("name"), mean["auc"], mean["auc_std"], cfg.get("thesis_seeds"))
 
 
 def cmd_evaluate(a: argparse.Namespace) -> None:
@@ -134,6 +211,18 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
     plot_timelines(labels, scores, videos, a.timelines, n=int(cfg.get("plot_videos", 6)),
                    threshold=float(cfg.get("threshold", 0.5)), title=a.method)
     log.info("%s: %s", a.method, tables["auc"].iloc[0].to_dict())
+
+
+def cmd_weights_convert(a: argparse.Namespace) -> None:
+    from vadflow.features.checkpoints import CheckpointError, convert_trusted
+
+    if not a.trust:
+        raise CheckpointError(
+            f"not converting {a.file}: reading it needs full unpickling, which can run arbitrary code "
+            "from the file. Only if you trust its source, rerun with --trust."
+        )
+    out, state_dict = convert_trusted(a.file, a.out)
+    log.info("wrote %s (%d tensors); point features.<name>.weights at it", out, len(state_dict))
 
 
 def cmd_summary(a: argparse.Namespace) -> None:
@@ -165,10 +254,25 @@ def build_parser() -> argparse.ArgumentParser:
     for k in ("--cfg", "--root", "--manifest", "--shard", "--out"):
         sp.add_argument(k, required=True)
     sp.add_argument("--threads", type=int, default=None)
+    sp.add_argument("--cache", default=None, help="per-video cache directory (default: <out dir>/videos)")
 
-    sp = add("merge", cmd_merge, "merge feature shards into one file")
+    sp = add("import", cmd_import, "import public feature files (source: import) into one feature file")
+    for k in ("--cfg", "--manifest", "--out"):
+        sp.add_argument(k, required=True)
+
+    sp = add("merge", cmd_merge, "merge the videos that shard receipts list into one feature file")
     sp.add_argument("--out", required=True)
-    sp.add_argument("shards", nargs="+")
+    sp.add_argument("shards", nargs="+", help="shard receipts (JSON) written by `vadflow extract`")
+
+    sp = add("pretrain-lstm", cmd_pretrain_lstm, "pretrain the LSTM clip encoder of an lstm extractor on frame sequences")
+    for k in ("--cfg", "--manifest", "--labels", "--frames", "--out"):
+        sp.add_argument(k, required=True)
+    sp.add_argument("--threads", type=int, default=None)
+
+    sp = add("lstm-features", cmd_lstm_features, "clip features [n_clips, d] of an lstm extractor from a frame-sequence file")
+    for k in ("--cfg", "--frames", "--model", "--out"):
+        sp.add_argument(k, required=True)
+    sp.add_argument("--threads", type=int, default=None)
 
     for name, fn in (("train", cmd_train), ("score", cmd_score)):
         sp = add(name, fn, f"{name} a method")
@@ -177,10 +281,32 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--threads", type=int, default=None)
         if name == "score":
             sp.add_argument("--model", required=True)
+        else:
+            sp.add_argument("--head", nargs="*", default=[], help="trained projection head file (LOF with a heads: entry); empty = none")
+
+    sp = add("train-head", cmd_train_head, "train a projection head (heads.<name>) on cached features")
+    for k in ("--cfg", "--manifest", "--labels", "--features", "--out"):
+        sp.add_argument(k, required=True)
+    sp.add_argument("--threads", type=int, default=None)
+
+    sp = add("thesis", cmd_thesis, "LOF thesis protocol (snippet AUC on annotated test videos, seeds) -> CSV")
+    for k in ("--cfg", "--manifest", "--labels", "--features", "--out"):
+        sp.add_argument(k, required=True)
+    sp.add_argument("--head", nargs="*", default=[], help="trained projection head file; empty = the method's built-in head")
+    sp.add_argument("--threads", type=int, default=None)
 
     sp = add("evaluate", cmd_evaluate, "frame AUC, F1@k, per-video table and plots of one method")
     for k in ("--cfg", "--method", "--manifest", "--labels", "--scores", "--auc", "--f1", "--per-video", "--per-class", "--timelines"):
         sp.add_argument(k, required=True)
+
+    weights = sub.add_parser("weights", help="weight-file utilities").add_subparsers(dest="weights_cmd", required=True)
+    sp = weights.add_parser("convert", help="rewrite a trusted old-style checkpoint as a plain state_dict "
+                                            "(loadable with torch.load(weights_only=True))")
+    sp.set_defaults(fn=cmd_weights_convert)
+    sp.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sp.add_argument("--trust", action="store_true", help="allow full unpickling of FILE (it can run code)")
+    sp.add_argument("--out", default=None, help="output path (default: <stem>.state_dict.pt beside FILE)")
+    sp.add_argument("file", metavar="FILE")
 
     sp = add("summary", cmd_summary, "summary.csv and report.html over methods")
     sp.add_argument("--dataset", required=True)
@@ -211,9 +337,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from vadflow.data.ucf_crime import DatasetError
     from vadflow.features.store import FeatureStoreError
     from vadflow.methods.base import MethodError
+    from vadflow.features.lstm_clip import PretrainError
     from vadflow.video.decoder import DecodeError
 
-    errors: list[type[BaseException]] = [ConfigError, AnnotationError, DatasetError, FeatureStoreError, MethodError, DecodeError]
+    errors: list[type[BaseException]] = [ConfigError, AnnotationError, DatasetError, FeatureStoreError, MethodError, DecodeError, PretrainError]
     try:
         from vadflow.features.checkpoints import CheckpointError
 

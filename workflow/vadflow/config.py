@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shlex
 from typing import Any
 
 from vadflow.io import config_hash
@@ -15,7 +16,7 @@ from vadflow.io import config_hash
 #: extractor keys that change how a job runs but not the numbers it writes; they stay in
 #: params (a user editing them expects a rerun) but are excluded from the attrs hash so a
 #: consumer does not reject features computed on another device or batch size.
-RUNTIME_KEYS = ("batch_size", "device", "shards", "decoder", "amp")
+RUNTIME_KEYS = ("batch_size", "device", "shards", "decoder", "amp", "decode_workers")
 
 
 class ConfigError(ValueError):
@@ -67,8 +68,26 @@ def _stage_params(config: dict, dataset: str, stage: str, name: str) -> dict[str
     return {"name": name, **deep_merge(base, over)}
 
 
+#: the keys an imported extractor uses; the extraction keys the schema fills in (weights,
+#: batch_size, ...) are dropped, so they neither rerun an import nor land in its attrs.
+IMPORT_KEYS = ("name", "source", "format", "path", "crops", "missing", "clip_len", "stride", "dtype")
+
+
+#: the keys an lstm extractor (source: lstm, the Xception-LSTM clip extractor) uses; as for an
+#: import, the extraction keys the schema fills in are dropped.
+LSTM_KEYS = ("name", "source", "sequences", "hidden", "pretrain", "seed", "dtype", "device")
+
+#: backbones whose model has ``forward_frames`` (2-D frame CNNs): the ones `frames: true` accepts.
+FRAME_BACKBONES = ("xception", "resnet50_2d")
+
+
 def extractor_params(config: dict, dataset: str, extractor: str) -> dict[str, Any]:
-    return _stage_params(config, dataset, "features", extractor)
+    params = _stage_params(config, dataset, "features", extractor)
+    if is_import(params):
+        return {k: v for k, v in params.items() if k in IMPORT_KEYS}
+    if is_lstm(params):
+        return {k: v for k, v in params.items() if k in LSTM_KEYS}
+    return params
 
 
 def method_params(config: dict, dataset: str, method: str) -> dict[str, Any]:
@@ -84,6 +103,102 @@ def as_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
+#: an extraction shard's output (the merge job's inputs when the extractor extracts).
+SHARD_FILE = "results/{dataset}/features/{extractor}/shard-{shard}.json"
+
+
+def is_import(params: dict[str, Any]) -> bool:
+    return params.get("source", "extract") == "import"
+
+
+def is_lstm(params: dict[str, Any]) -> bool:
+    return params.get("source", "extract") == "lstm"
+
+
+#: the pretrained LSTM of an lstm extractor (rule pretrain_lstm, workflow/rules/lstm.smk).
+LSTM_MODEL = "results/{dataset}/extractors/{extractor}.pt"
+
+
+def lstm_extractors(config: dict) -> list[str]:
+    """Extractors with ``source: lstm`` in ``features:`` or in some dataset's overrides."""
+    names = {n for n, sec in config["features"].items() if sec.get("source") == "lstm"}
+    for dsec in config["datasets"].values():
+        names |= {n for n, o in dsec.get("overrides", {}).get("features", {}).items() if (o or {}).get("source") == "lstm"}
+    return sorted(names)
+
+
+def lstm_pretrain_dataset(config: dict, dataset: str, extractor: str) -> str:
+    """The dataset whose frame sequences pretrain the LSTM: ``pretrain.dataset``, else ``dataset``."""
+    params = extractor_params(config, dataset, extractor)
+    return (params.get("pretrain") or {}).get("dataset") or dataset
+
+
+def lstm_pretrain_inputs(config: dict, dataset: str, extractor: str) -> dict[str, str]:
+    """Inputs of ``pretrain_lstm``: the pretraining dataset's manifest, labels and frame sequences."""
+    params = extractor_params(config, dataset, extractor)
+    if not is_lstm(params):
+        raise ConfigError(f"features.{extractor} is not an lstm extractor for dataset {dataset} (source: {params.get('source')})")
+    pds = lstm_pretrain_dataset(config, dataset, extractor)
+    return {"manifest": f"results/{pds}/manifest.csv", "labels": f"results/{pds}/labels.h5",
+            "frames": f"results/{pds}/features/{params['sequences']}.h5"}
+
+
+def lstm_pretrain_params(config: dict, dataset: str, extractor: str) -> dict[str, Any]:
+    """``pretrain_lstm``'s params: the lstm keys that shape the LSTM (not dtype), plus the
+    pretraining dataset's kind (which picks the labels: classes of videos, or events)."""
+    params = {k: v for k, v in extractor_params(config, dataset, extractor).items() if k != "dtype"}
+    pds = lstm_pretrain_dataset(config, dataset, extractor)
+    return {**params, "pretrain_kind": dataset_section(config, pds)["kind"]}
+
+
+def feature_layout(config: dict, dataset: str, extractor: str) -> str:
+    """``clips`` or ``segments32``: what ``features/{extractor}.h5`` of ``dataset`` holds."""
+    params = extractor_params(config, dataset, extractor)
+    if params.get("frames") and params.get("source", "extract") == "extract":
+        return "clip_frames"  # per-frame features of each clip: read by lstm extractors only
+    if not is_import(params):
+        return "clips"
+    from vadflow.features.importers import layout_of
+
+    return layout_of(params)
+
+
+def feature_inputs(config: dict, dataset: str, extractor: str) -> list[str]:
+    """Inputs of the one rule that writes ``features/{extractor}.h5``: the shard receipts of
+    an extracting extractor, or the manifest and the source folder of an imported one.
+
+    Import vs extract is read per (dataset, extractor) from ``features.<ext>.source`` with
+    ``datasets.<ds>.overrides.features.<ext>`` merged in, so one rule serves both and
+    Snakemake never sees two producers of the same file.
+    """
+    params = extractor_params(config, dataset, extractor)
+    if is_import(params):
+        return [f"results/{dataset}/manifest.csv", params["path"]]
+    if is_lstm(params):  # derived from the frame-sequence cache and the pretrained LSTM, no decoding
+        return [f"results/{dataset}/features/{params['sequences']}.h5", LSTM_MODEL.format(dataset=dataset, extractor=extractor)]
+    if not dataset_section(config, dataset).get("videos", True):
+        raise ConfigError(
+            f"datasets.{dataset}.videos is false, but features.{extractor} extracts from videos (source: extract); "
+            f"import it instead (datasets.{dataset}.overrides.features.{extractor}: {{source: import, format: ..., path: ...}}) "
+            f"or read another extractor"
+        )
+    return [SHARD_FILE.format(dataset=dataset, extractor=extractor, shard=s) for s in shard_names(config, dataset, extractor)]
+
+
+def feature_command(config: dict, dataset: str, extractor: str, inputs: Any, output: Any) -> str:
+    """Shell command of that rule (its ``params``, so editing an import key reruns the import):
+    ``vadflow import`` for an imported extractor, else ``vadflow merge`` of the shard receipts."""
+    params = extractor_params(config, dataset, extractor)
+    out = shlex.quote(str(output[0] if not isinstance(output, str) else output))
+    if is_import(params):
+        manifest = shlex.quote(f"results/{dataset}/manifest.csv")
+        return f"vadflow import --cfg {shlex.quote(as_json(params))} --manifest {manifest} --out {out}"
+    if is_lstm(params):
+        frames, model = (shlex.quote(str(p)) for p in inputs)
+        return f"vadflow lstm-features --cfg {shlex.quote(as_json(params))} --frames {frames} --model {model} --out {out}"
+    return f"vadflow merge --out {out} " + " ".join(shlex.quote(str(p)) for p in inputs)
+
+
 def shard_names(config: dict, dataset: str, extractor: str) -> list[str]:
     n = int(extractor_params(config, dataset, extractor)["shards"])
     return [f"{i}-of-{n}" for i in range(n)]
@@ -94,13 +209,85 @@ def method_names(config: dict) -> list[str]:
 
 
 def default_targets(config: dict) -> list[str]:
-    """What `rule all` builds; `check` has already verified that `dataset` names a dataset."""
-    return [f"results/{config['dataset']}/summary.csv"]
+    """What `rule all` builds; `check` has already verified that `dataset` names a dataset.
+
+    Besides the summary (every method's standard-protocol metrics), a LOF method with
+    ``protocol: thesis`` adds its thesis-protocol table ``{method}_thesis_auc.csv``.
+    """
+    ds = config["dataset"]
+    return [f"results/{ds}/summary.csv"] + thesis_targets(config, ds)
+
+
+def head_params(config: dict, dataset: str, head: str) -> dict[str, Any]:
+    """``heads.<head>`` with ``datasets.<dataset>.overrides.heads.<head>`` merged in, plus its name."""
+    return _stage_params(config, dataset, "heads", head)
+
+
+def method_head(config: dict, dataset: str, method: str) -> list[str]:
+    """The trained projection-head file a method needs (LOF with ``head: <a heads entry>``), or []."""
+    params = method_params(config, dataset, method)
+    head = params.get("head")
+    if params.get("kind") != "lof" or head in (None, "random", "none"):
+        return []
+    return [f"results/{dataset}/heads/{head}.pt"]
+
+
+def head_features(config: dict, dataset: str, head: str) -> str:
+    return f"results/{dataset}/features/{head_params(config, dataset, head)['features']}.h5"
+
+
+def head_inputs(config: dict, dataset: str, head: str) -> list[str]:
+    """Extra files a head's training reads: a user-supplied labelled feature file (ce/supcon)."""
+    params = head_params(config, dataset, head)
+    lab = params.get("labelled") or {}
+    if params.get("mode") in ("ce", "supcon") and lab.get("source") == "file" and lab.get("path"):
+        return [lab["path"]]
+    return []
+
+
+def thesis_targets(config: dict, dataset: str) -> list[str]:
+    return [f"results/{dataset}/{m}_thesis_auc.csv" for m in method_names(config)
+            if method_params(config, dataset, m).get("kind") == "lof" and method_params(config, dataset, m).get("protocol") == "thesis"]
+
+
+def _check_heads(config: dict) -> None:
+    """LOF ``head:`` names, head extractors and per-dataset head overrides."""
+    heads = config.get("heads") or {}
+    for name, sec in heads.items():
+        if name in ("random", "none"):
+            raise ConfigError(f"heads.{name}: 'random' and 'none' are built-in heads of a LOF method; pick another name")
+        if sec.get("features") not in config["features"]:
+            raise ConfigError(f"heads.{name}.features = {sec.get('features')!r} names no extractor under `features:` "
+                              f"(known: {', '.join(sorted(config['features']))})")
+    for ds, dsec in config["datasets"].items():
+        for name in dsec.get("overrides", {}).get("heads", {}):
+            if name not in heads:
+                raise ConfigError(f"datasets.{ds}.overrides.heads.{name} overrides a head that `heads:` does not define")
+    for name, sec in config["methods"].items():
+        if sec.get("kind") != "lof":
+            continue
+        if sec.get("train_split", "train") != "train":
+            raise ConfigError(f"methods.{name}.train_split: lof fits on the normal training videos only; remove train_split")
+        for ds in config["datasets"]:
+            params = method_params(config, ds, name)
+            head = params.get("head", "random")
+            if head in ("random", "none"):
+                continue
+            if head not in heads:
+                raise ConfigError(f"methods.{name}.head = {head!r}: expected 'random', 'none' or a key of `heads:` "
+                                  f"(known: {', '.join(sorted(heads)) or 'none defined'})")
+            hf = head_params(config, ds, head)["features"]
+            if hf != params.get("features"):
+                raise ConfigError(f"methods.{name} reads features {params.get('features')!r} but its head heads.{head} is trained on "
+                                  f"{hf!r} (dataset {ds}); set both `features` keys (and their dataset overrides) to the same extractor")
 
 
 def check(config: dict) -> None:
     """Cross-key checks the JSON schema cannot express; raise naming the key."""
     dataset_section(config, config["dataset"])
+    if config["datasets"][config["dataset"]]["kind"] == "action_folder":
+        raise ConfigError(f"dataset: {config['dataset']} is an action_folder dataset (no anomalies, no frame labels): "
+                          "it can pretrain an lstm extractor, but `rule all` evaluates methods on a synthetic or ucf_crime dataset")
     for name, sec in config["methods"].items():
         if sec.get("features") not in config["features"]:
             raise ConfigError(
@@ -110,9 +297,12 @@ def check(config: dict) -> None:
     for name in config.get("run_methods") or []:
         if name not in config["methods"]:
             raise ConfigError(f"run_methods lists {name!r}, which is not a key of `methods:`")
+    _check_heads(config)
     for name, sec in config["datasets"].items():
         if sec["kind"] == "synthetic" and sec.get("root", f"data/{name}") != f"data/{name}":
             raise ConfigError(f"datasets.{name}.root: a synthetic dataset is generated at data/{name}; remove the root key")
+        if sec["kind"] == "synthetic" and sec.get("videos") is False:
+            raise ConfigError(f"datasets.{name}.videos: a synthetic dataset is generated as videos; videos: false is for ucf_crime datasets used through imported features")
         if sec["kind"] != "synthetic" and not sec.get("root"):
             raise ConfigError(f"datasets.{name}.root is required: the folder holding the videos and list files")
         for ext in sec.get("overrides", {}).get("features", {}):
@@ -121,6 +311,66 @@ def check(config: dict) -> None:
         for meth in sec.get("overrides", {}).get("methods", {}):
             if meth not in config["methods"]:
                 raise ConfigError(f"datasets.{name}.overrides.methods.{meth} overrides a method that `methods:` does not define")
+        for ext in config["features"]:
+            _check_source(config, name, ext)
+
+
+def _check_source(config: dict, dataset: str, extractor: str) -> None:
+    """``source`` and the import keys of one extractor as ``dataset`` resolves it (overrides
+    are plain objects in the schema, so an override's import keys are checked here)."""
+    params = extractor_params(config, dataset, extractor)
+    over = extractor in dataset_section(config, dataset).get("overrides", {}).get("features", {})
+    where = f"datasets.{dataset}.overrides.features.{extractor}" if over else f"features.{extractor}"
+    source = params.get("source", "extract")
+    if source not in ("extract", "import", "lstm"):
+        raise ConfigError(f"{where}.source = {source!r}: expected 'extract', 'import' or 'lstm'")
+    if source == "extract":
+        if not params.get("backbone"):
+            raise ConfigError(f"{where}: source: extract needs a backbone")
+        if params.get("frames") and params["backbone"] not in FRAME_BACKBONES:
+            raise ConfigError(f"{where}.frames: per-frame features need a 2-D frame backbone ({', '.join(FRAME_BACKBONES)}), "
+                              f"not {params['backbone']}")
+        return
+    if source == "lstm":
+        _check_lstm(config, dataset, extractor, params, where)
+        return
+    from vadflow.features.importers import FeatureImportError, check_config
+
+    try:
+        check_config(params, where)
+    except FeatureImportError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _frame_cnn(params: dict[str, Any]) -> dict[str, Any]:
+    """The settings that make two frame-sequence extractors produce the same frame features."""
+    keys = ("backbone", "weights", "preprocess", "resize", "crop") + (("seed",) if params.get("weights", "random") == "random" else ())
+    return {k: params.get(k) for k in keys}
+
+
+def _check_lstm(config: dict, dataset: str, extractor: str, params: dict[str, Any], where: str) -> None:
+    """An lstm extractor: ``sequences`` names a frames extractor (on this dataset and on the
+    pretraining dataset, with the same frame CNN), ``pretrain.dataset`` names a dataset."""
+    seq = params.get("sequences")
+    if not seq or seq not in config["features"] or seq == extractor:
+        raise ConfigError(f"{where}.sequences = {seq!r}: expected the name of an extractor with `frames: true` "
+                          f"(known: {', '.join(sorted(config['features']))})")
+    pds = (params.get("pretrain") or {}).get("dataset") or dataset
+    if pds not in config["datasets"]:
+        raise ConfigError(f"{where}.pretrain.dataset = {pds!r} names no dataset (known: {', '.join(sorted(config['datasets']))})")
+    frames = {}
+    for ds in dict.fromkeys((dataset, pds)):
+        fp = extractor_params(config, ds, seq)
+        if fp.get("source", "extract") != "extract" or not fp.get("frames"):
+            raise ConfigError(f"{where}.sequences = {seq!r}: features.{seq} must extract per-frame features "
+                              f"(source: extract, frames: true) for dataset {ds}")
+        frames[ds] = _frame_cnn(fp)
+    if frames[dataset] != frames[pds]:
+        raise ConfigError(f"{where}: features.{seq} differs between dataset {dataset} {frames[dataset]} and the pretraining dataset "
+                          f"{pds} {frames[pds]}; the LSTM must be pretrained on the frame features it is applied to")
+    hidden = params.get("hidden", 1024)
+    if not isinstance(hidden, int) or hidden < 1:
+        raise ConfigError(f"{where}.hidden = {hidden!r}: expected a positive integer (the spec's 512, 768 or 1024)")
 
 
 def dataset_root(config: dict, dataset: str) -> str:
@@ -138,6 +388,8 @@ def dataset_inputs(config: dict, dataset: str) -> list[str]:
     sec = dataset_section(config, dataset)
     if sec["kind"] == "synthetic":
         return [dataset_root(config, dataset)]
+    if sec["kind"] == "action_folder":
+        return [sec["train_list"]] if sec.get("train_list") else []
     from vadflow.data.ucf_crime import DatasetError, find_files
 
     try:
@@ -147,4 +399,16 @@ def dataset_inputs(config: dict, dataset: str) -> list[str]:
 
 
 def method_features(config: dict, dataset: str, method: str) -> str:
-    return f"results/{dataset}/features/{method_params(config, dataset, method)['features']}.h5"
+    """The feature file a method reads; a layout the method's kind does not accept fails here,
+    when Snakemake builds the DAG, naming the method, the extractor and the layout."""
+    params = method_params(config, dataset, method)
+    extractor = params["features"]
+    layout = feature_layout(config, dataset, extractor)
+    if layout != "clips":  # every kind reads clips; only then is the (torch-importing) class needed
+        from vadflow.methods import get_method
+        from vadflow.methods.base import layout_error
+
+        accepted = get_method(params["kind"]).layouts
+        if layout not in accepted:
+            raise ConfigError(layout_error(method, params["kind"], extractor, layout, accepted, where=f"dataset {dataset}"))
+    return f"results/{dataset}/features/{extractor}.h5"

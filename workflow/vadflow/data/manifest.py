@@ -36,25 +36,66 @@ def _probe_all(root: Path, entries: list[VideoEntry], strict: bool, progress: bo
     return results
 
 
+class NoFrameCount(DatasetError):
+    """``videos: false`` and no annotation file gives this video's frame count."""
+
+
+def _annotated_infos(entries: list[VideoEntry], fps: float, strict: bool) -> list[VideoInfo | Exception]:
+    """Video facts without a video (``videos: false``): frame counts from the annotation files.
+
+    UCF-Crime's frame counts are in ``*_Annotation_with_frames.txt`` (or the ``Class/Video N ...``
+    form of the test annotation); fps is the dataset's ``fps`` (30 for UCF-Crime, specs/datasets.md
+    §1.3); width and height are unknown (0).
+    """
+    out: list[VideoInfo | Exception] = []
+    for e in entries:
+        if e.n_frames_hint:
+            out.append(VideoInfo(int(e.n_frames_hint), fps, 0, 0, "annotation"))
+        else:
+            out.append(NoFrameCount(f"video {e.id}: videos: false, and no *_Annotation_with_frames.txt line gives its frame count"))
+    bad = [r for r in out if isinstance(r, Exception)]
+    if bad:
+        log.warning("%d of %d videos have no frame count (status no_frames, skipped); first: %s", len(bad), len(out), bad[0])
+        if strict:
+            raise DatasetError(f"strict: {len(bad)} videos have no frame count; first: {bad[0]}")
+    return out
+
+
 def build_manifest(dataset_cfg: dict, progress: bool = True) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict]:
     """Read the dataset, probe every video, build frame labels.
 
     Returns the manifest table, ``{video_id: uint8 labels}`` for every video with temporal
-    annotations (normal videos: all zeros), and a dict of facts for the log.
+    annotations (normal videos: all zeros), and a dict of facts for the log. With
+    ``videos: false`` nothing is probed: frame counts come from the annotation files, for
+    datasets used only through imported features (``features.<name>.source: import``).
     """
     root = Path(dataset_cfg["root"])
-    entries, files = load_entries(
-        root,
-        version=dataset_cfg.get("version", "v1"),
-        v2_annotations=dataset_cfg.get("v2_annotations"),
-        test_annotation=dataset_cfg.get("test_annotation"),
-    )
-    infos = _probe_all(root, entries, bool(dataset_cfg.get("strict", False)), progress)
+    videos = bool(dataset_cfg.get("videos", True))
+    if dataset_cfg.get("kind") == "action_folder":  # <root>/<Class>/<video>: no labels (data/action_folder.py)
+        from vadflow.data.action_folder import load_entries as load_action_entries
+
+        entries, files = load_action_entries(root, dataset_cfg.get("train_list"))
+    else:
+        entries, files = load_entries(
+            root,
+            version=dataset_cfg.get("version", "v1"),
+            v2_annotations=dataset_cfg.get("v2_annotations"),
+            test_annotation=dataset_cfg.get("test_annotation"),
+            videos=videos,
+        )
+    if videos:
+        infos = _probe_all(root, entries, bool(dataset_cfg.get("strict", False)), progress)
+    else:
+        infos = _annotated_infos(entries, float(dataset_cfg.get("fps", 30)), bool(dataset_cfg.get("strict", False)))
     min_frames = int(dataset_cfg.get("min_frames", 8))
     rows, labels = [], {}
     for e, info in zip(entries, infos):
         row = {"id": e.id, "path": e.relpath, "split": e.split, "cls": e.cls, "anomalous": e.anomalous,
                "frames": 0, "fps": 0.0, "width": 0, "height": 0, "status": "ok", "error": ""}
+        if isinstance(info, NoFrameCount):
+            row.update(status="no_frames", error=str(info))
+            rows.append(row)
+            continue
         if isinstance(info, Exception):
             row.update(status="corrupt", error=str(info))
             log.warning("corrupt video skipped: %s", info)
@@ -65,7 +106,7 @@ def build_manifest(dataset_cfg: dict, progress: bool = True) -> tuple[pd.DataFra
             row.update(status="too_short", error=f"{info.n_frames} frames < min_frames {min_frames}")
         if e.n_frames_hint and e.n_frames_hint != info.n_frames:
             log.warning("video %s: annotation file says %d frames, decoded %d; using the decoded count", e.id, e.n_frames_hint, info.n_frames)
-        if info.fps and abs(info.fps - 30) > 0.5:
+        if info.fps and abs(info.fps - 30) > 0.5 and dataset_cfg.get("kind") != "action_folder":
             log.warning("video %s: %.3f fps (annotations are frame indices; not resampled)", e.id, info.fps)
         if e.frame_events is not None:
             labels[e.id] = ann.frame_labels(ann.frame_events(e.frame_events, info.n_frames, e.id), info.n_frames)

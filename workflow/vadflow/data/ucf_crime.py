@@ -110,6 +110,7 @@ def load_entries(
     version: str = "v1",
     v2_annotations: str | Path | None = None,
     test_annotation: str | Path | None = None,
+    videos: bool = True,
 ) -> tuple[list[VideoEntry], DatasetFiles]:
     """Read the splits and annotations of a UCF-Crime-style dataset into one entry per video.
 
@@ -117,8 +118,11 @@ def load_entries(
     temporal annotation (which lists every test video). Test videos keep the frame-level v1
     annotation; V2 seconds are used for training videos and for test videos the v1 file
     lacks (Protest/Banner, MolotovBomb), as specs/datasets.md §2 prescribes.
+
+    ``videos=False`` (a dataset used only through imported features) neither indexes nor
+    requires video files: entries keep their listed relative paths.
     """
-    files = find_files(root)
+    files = find_files(root, index_videos=videos)
     if test_annotation:
         files.test_annotation = Path(test_annotation)
     if files.test_annotation is None:
@@ -191,7 +195,8 @@ def load_entries(
             f"{len(missing_ann)} anomalous test videos have no temporal annotation in {files.test_annotation}: "
             f"{', '.join(missing_ann[:5])}{' ...' if len(missing_ann) > 5 else ''}"
         )
-    _attach_paths(entries, files)
+    if videos:
+        _attach_paths(entries, files)
     return entries, files
 
 

@@ -41,6 +41,15 @@ class MethodError(RuntimeError):
     """A method cannot run on the data it was given; the message says why and what to do."""
 
 
+def layout_error(method: str, kind: str, extractor: str, layout: str, accepted: tuple[str, ...], where: str = "") -> str:
+    """The one message for features of a layout a method does not accept (config check and loader)."""
+    hint = ("32-segment features (e.g. imported Sultani txt) suit only kinds that declare segments32, such as mil"
+            if layout == "segments32" else "this kind reads 32-segment bags only")
+    return (f"method {method!r} (kind {kind}) accepts feature layouts {list(accepted)}, but extractor {extractor!r}"
+            f"{' (' + where + ')' if where else ''} has layout {layout!r}: {hint}; point methods.{method}.features "
+            f"at an extractor with a matching layout")
+
+
 class Method(abc.ABC):
     """Base class of every detector kind.
 
@@ -72,6 +81,11 @@ class Method(abc.ABC):
     @abc.abstractmethod
     def load_state(self, state: dict[str, Any]) -> None:
         """Inverse of :meth:`state`."""
+
+    def finalize_scores(self, scores: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Called once by the score job with every test video's frame scores; a method that
+        normalises over the whole test set (e.g. LOF's min-max) overrides this. Default: as is."""
+        return scores
 
     def save(self, path: str | Path) -> None:
         import torch

@@ -6,12 +6,13 @@ from pathlib import Path
 
 from vadflow.data.manifest import read_labels, read_manifest
 from vadflow.features.store import FeatureStore, FeatureStoreError
-from vadflow.methods.base import VideoData
+from vadflow.methods.base import VideoData, layout_error
 
 log = logging.getLogger(__name__)
 
 
-def load_videos(manifest: str | Path, labels: str | Path, features: str | Path, split: str, layouts: tuple[str, ...] = ("clips",)) -> list[VideoData]:
+def load_videos(manifest: str | Path, labels: str | Path, features: str | Path, split: str, layouts: tuple[str, ...] = ("clips",),
+                method: str = "", kind: str = "") -> list[VideoData]:
     """Videos of ``split`` with status ok and features, in manifest order.
 
     Videos the extractor could not decode are skipped with a warning (they are listed in the
@@ -25,7 +26,8 @@ def load_videos(manifest: str | Path, labels: str | Path, features: str | Path, 
     with FeatureStore(features) as store:
         layout = store.attrs.get("layout", "clips")
         if layout not in layouts:
-            raise FeatureStoreError(f"{features}: layout {layout!r}, but this method accepts only {list(layouts)}")
+            extractor = str(store.attrs.get("extractor", Path(features).stem))
+            raise FeatureStoreError(layout_error(method or "?", kind or "?", extractor, str(layout), tuple(layouts), where=str(features)))
         missing = [vid for vid in rows["id"] if vid not in store]
         if missing:
             log.warning("%d %s videos have no features (%s...) and are skipped", len(missing), split, ", ".join(missing[:3]))

@@ -1,0 +1,290 @@
+"""Importing public feature sets (``source: import``): real Sultani files, RTFM / per-crop npy,
+errors, layout checks, and Snakemake end to end on the real format without any video."""
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+import vadflow.config as vc
+from conftest import ROOT
+from vadflow.data import annotations as ann
+from vadflow.data.manifest import COLUMNS, build_manifest, write_manifest
+from vadflow.features import importers as im
+from vadflow.features.store import VIDEO_ATTRS, FeatureStore, FeatureStoreError, FeatureWriter
+from vadflow.methods.data import load_videos
+
+ANNOTATION_FILES = ("Anomaly_Train.txt", "Temporal_Anomaly_Annotation.txt", "Test_Annotation_with_frames.txt",
+                    "Train_Annotation_with_frames.txt")
+
+
+def write_table(path, videos: dict[str, tuple[int, str]]) -> str:
+    """A manifest of ``{id: (n_frames, split)}`` (anomalous unless the id starts with Normal)."""
+    rows = [{"id": vid, "path": f"x/{vid}.mp4", "split": split, "cls": "Normal" if vid.startswith("Normal") else "Abuse",
+             "anomalous": not vid.startswith("Normal"), "frames": n, "fps": 30.0, "width": 0, "height": 0,
+             "status": "ok", "error": ""} for vid, (n, split) in videos.items()]
+    pd.DataFrame(rows, columns=COLUMNS).to_csv(path, index=False)
+    return str(path)
+
+
+def no_leftovers(folder) -> bool:
+    return not [p for p in folder.iterdir() if p.name.endswith(".tmp") or p.suffix == ".h5"]
+
+
+# -- Sultani C3D text: the ten real files ----------------------------------------------------
+@pytest.fixture(scope="module")
+def ucf_copy(tmp_path_factory, fixtures_dir):
+    """The annotation files and the ten Sultani txt files copied apart (no video anywhere)."""
+    base = tmp_path_factory.mktemp("ucf")
+    for name in ANNOTATION_FILES:
+        (base / "ucf").mkdir(exist_ok=True)
+        shutil.copy(fixtures_dir / name, base / "ucf" / name)
+    shutil.copytree(fixtures_dir / "sultani_c3d_32seg", base / "sultani")
+    return base
+
+
+@pytest.fixture(scope="module")
+def sultani_import(ucf_copy):
+    """Manifest from the annotation files (videos: false) and the imported feature file."""
+    cfg = {"kind": "ucf_crime", "root": str(ucf_copy / "ucf"), "videos": False}
+    table, labels, facts = build_manifest(cfg, progress=False)
+    write_manifest(table, labels, ucf_copy / "manifest.csv", ucf_copy / "labels.h5")
+    ext = {"name": "sultani", "source": "import", "format": "sultani_txt", "path": str(ucf_copy / "sultani"),
+           "missing": "skip", "dtype": "float32"}
+    stats = im.import_features(ucf_copy / "manifest.csv", ext, ucf_copy / "sultani.h5", progress=False)
+    return table, stats, ucf_copy / "sultani.h5"
+
+
+def test_sultani_files_parse(fixtures_dir):
+    counts = ann.read_frame_counts(fixtures_dir / "Test_Annotation_with_frames.txt")
+    files = sorted((fixtures_dir / "sultani_c3d_32seg").glob("*.txt"))
+    assert len(files) == 10
+    for f in files:
+        x = im.read_sultani_txt(f)
+        assert x.shape == (32, 4096) and x.dtype == np.float32
+        assert (x >= 0).all()  # fc6 after ReLU
+        # rows are L2-normalised segment means, printed with 6 decimals
+        np.testing.assert_allclose(np.linalg.norm(x.astype(np.float64), axis=1), 1.0, atol=im.NORM_TOL)
+        assert f.stem in counts  # the file name is the video id of the annotation
+
+
+def test_manifest_without_videos_takes_frame_counts_from_annotations(sultani_import, fixtures_dir):
+    table, _, _ = sultani_import
+    counts = ann.read_frame_counts(fixtures_dir / "Test_Annotation_with_frames.txt")
+    counts.update(ann.read_frame_counts(fixtures_dir / "Train_Annotation_with_frames.txt"))
+    assert len(table) == 1610 + 290 and set(table["split"]) == {"train", "test"}
+    assert (table["status"] == "ok").all() and (table["fps"] == 30.0).all()
+    assert dict(zip(table["id"], table["frames"])) == counts
+    assert table.set_index("id").loc["Explosion008_x264", "frames"] == 1748
+
+
+def test_sultani_import_attrs(sultani_import, fixtures_dir):
+    table, stats, out = sultani_import
+    counts = ann.read_frame_counts(fixtures_dir / "Test_Annotation_with_frames.txt")
+    ids = sorted(f.stem for f in (fixtures_dir / "sultani_c3d_32seg").glob("*.txt"))
+    assert stats["videos"] == 10 and stats["missing"] == 1900 - 10
+    with FeatureStore(out) as st:
+        assert sorted(st.ids()) == ids
+        assert st.attrs["layout"] == "segments32" and st.attrs["source_format"] == "sultani_txt"
+        assert len(st.failed) == 1890 and "no sultani_txt file" in st.failed["Abuse001_x264"]
+        for vid in ids:
+            x, attrs = st.get(vid)
+            assert set(VIDEO_ATTRS) <= set(attrs)
+            assert x.shape == (32, 4096)
+            np.testing.assert_array_equal(x, im.read_sultani_txt(fixtures_dir / "sultani_c3d_32seg" / f"{vid}.txt"))
+            assert attrs["n_frames"] == counts[vid] and attrs["layout"] == "segments32"
+            assert (attrs["clip_len"], attrs["stride"], attrs["fps"]) == (16, 16, 30.0)
+            assert attrs["weights"] == "imported:sultani_txt" and attrs["crop_reduce"] == "none"
+            assert len(attrs["source_sha256"]) == 64 and attrs["source_file"].endswith(f"{vid}.txt")
+
+
+# -- RTFM ten-crop and per-crop npy ----------------------------------------------------------
+@pytest.mark.parametrize("crops", ["mean", 0, 7])
+def test_rtfm_ten_crop(tmp_path, crops):
+    rng = np.random.default_rng(1)
+    arrays = {"Abuse001_x264": rng.normal(size=(7, 10, 12)).astype(np.float32),   # 7 = ceil(100/16): padded tail
+              "Normal_Videos_003_x264": rng.normal(size=(6, 10, 12)).astype(np.float32)}  # 6 = floor(100/16)
+    (tmp_path / "feat" / "Test").mkdir(parents=True)
+    for vid, x in arrays.items():
+        np.save(tmp_path / "feat" / "Test" / f"{vid}_i3d.npy", x)
+    man = write_table(tmp_path / "m.csv", {vid: (100, "test") for vid in arrays})
+    cfg = {"name": "rtfm", "source": "import", "format": "rtfm_npy", "path": str(tmp_path / "feat"), "dtype": "float32",
+           "crops": crops}
+    im.import_features(man, cfg, tmp_path / "out.h5", progress=False)
+    with FeatureStore(tmp_path / "out.h5") as st:
+        assert st.attrs["layout"] == "clips" and st.attrs["dim"] == 12
+        for vid, x in arrays.items():
+            got, attrs = st.get(vid)
+            if crops == "mean":
+                want = sum(x[:, c, :].astype(np.float64) for c in range(10)) / 10  # by hand, crop by crop
+                assert attrs["crop_reduce"] == "mean"
+            else:
+                want = x[:, crops, :]
+                assert attrs["crop_reduce"] == f"crop:{crops}"
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+            assert attrs["tail"] == ("pad" if len(x) == 7 else "drop")
+            assert attrs["n_frames"] == 100 and attrs["layout"] == "clips"
+
+
+def test_per_crop_files(tmp_path, caplog):
+    rng = np.random.default_rng(2)
+    crops = {k: rng.normal(size=(5, 8)).astype(np.float32) for k in range(10)}
+    for k, x in crops.items():
+        np.save(tmp_path / f"Abuse001_x264__{k}.npy", x)
+    for k in (0, 1, 2):  # a second video with three crops only: the mean of those found
+        np.save(tmp_path / f"Abuse002_x264__{k}.npy", crops[k])
+    man = write_table(tmp_path / "m.csv", {"Abuse001_x264": (80, "train"), "Abuse002_x264": (80, "train")})
+    base = {"name": "urdmu", "source": "import", "format": "crop_npy", "path": str(tmp_path), "dtype": "float32"}
+    with caplog.at_level(logging.WARNING):
+        im.import_features(man, base, tmp_path / "out" / "mean.h5", progress=False)
+    assert "fewer than 10 crop files" in caplog.text
+    with FeatureStore(tmp_path / "out" / "mean.h5") as st:
+        got, attrs = st.get("Abuse001_x264")
+        np.testing.assert_allclose(got, np.mean(np.stack([crops[k] for k in range(10)]), axis=0), rtol=1e-6, atol=1e-6)
+        assert attrs["crops_used"] == "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]" and attrs["tail"] == "drop"
+        got2, attrs2 = st.get("Abuse002_x264")
+        np.testing.assert_allclose(got2, (crops[0] + crops[1] + crops[2]) / 3, rtol=1e-6, atol=1e-6)
+        assert attrs2["crops_used"] == "[0, 1, 2]"
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        im.import_features(man, {**base, "crops": 3, "missing": "skip"}, tmp_path / "out" / "k3.h5", progress=False)
+    assert "crop order is not standard" in caplog.text  # crop k names the producers' orders
+    with FeatureStore(tmp_path / "out" / "k3.h5") as st:
+        np.testing.assert_array_equal(st.get("Abuse001_x264")[0], crops[3])
+        assert "Abuse002_x264" not in st and "Abuse002_x264" in st.failed  # it has no crop 3
+
+
+# -- errors name the file, and nothing is half-written ----------------------------------------
+def _sultani_text(rows: list[list[float]]) -> str:
+    return "".join(" ".join(f"{v:f}" for v in r) + " \n" for r in rows)
+
+
+@pytest.mark.parametrize("case, pattern", [
+    ("short", "expected 32 segment rows, found 31"),
+    ("word", "non-number"),
+    ("ragged", "different lengths"),
+    ("nan", r"segment rows \[4\] hold NaN"),
+])
+def test_malformed_sultani_file_names_it(tmp_path, case, pattern):
+    rows = np.full((32, 6), 1 / np.sqrt(6)).tolist()
+    good = tmp_path / "feat" / "Abuse001_x264.txt"
+    bad = tmp_path / "feat" / "Abuse002_x264.txt"
+    good.parent.mkdir()
+    good.write_text(_sultani_text(rows))
+    text = {"short": _sultani_text(rows[:31]),
+            "word": _sultani_text(rows).replace("0.408248", "abc", 1),
+            "ragged": _sultani_text(rows[:5] + [rows[5][:4]] + rows[6:]),
+            "nan": _sultani_text(rows[:4] + [[float("nan")] * 6] + rows[5:])}[case]
+    bad.write_text(text)
+    man = write_table(tmp_path / "m.csv", {"Abuse001_x264": (200, "test"), "Abuse002_x264": (200, "test")})
+    out = tmp_path / "out"
+    out.mkdir()
+    cfg = {"name": "s", "source": "import", "format": "sultani_txt", "path": str(tmp_path / "feat")}
+    with pytest.raises(im.FeatureImportError, match=pattern) as err:
+        im.import_features(man, cfg, out / "s.h5", progress=False)
+    assert str(bad) in str(err.value)
+    assert no_leftovers(out)  # the good video was written first, but only to the temp file
+
+
+def test_missing_file_is_an_error_unless_skipped(tmp_path):
+    np.save(tmp_path / "Abuse001_x264_i3d.npy", np.ones((3, 10, 4), np.float32))
+    man = write_table(tmp_path / "m.csv", {"Abuse001_x264": (48, "test"), "Abuse009_x264": (48, "test")})
+    cfg = {"name": "r", "source": "import", "format": "rtfm_npy", "path": str(tmp_path)}
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(im.FeatureImportError, match="first missing: Abuse009_x264_i3d.npy"):
+        im.import_features(man, cfg, out / "r.h5", progress=False)
+    assert no_leftovers(out)
+    with pytest.raises(im.FeatureImportError, match="nowhere does not exist"):
+        im.import_features(man, {**cfg, "path": str(tmp_path / "nowhere")}, out / "r.h5", progress=False)
+    np.save(tmp_path / "Abuse001_x264_i3d.npy", np.ones((3, 4), np.float32))  # not ten-crop
+    with pytest.raises(im.FeatureImportError, match=r"Abuse001_x264_i3d.npy: expected \[T>0, crops, D\]"):
+        im.import_features(man, {**cfg, "missing": "skip"}, out / "r.h5", progress=False)
+    assert no_leftovers(out)
+
+
+# -- layouts ---------------------------------------------------------------------------------
+def _feature_file(path, layout: str) -> None:
+    attrs = {"extractor": "feat", "clip_len": 16, "stride": 16, "fps": 30.0, "n_frames": 640, "config_hash": "h",
+             "weights": "w", "layout": layout}
+    with FeatureWriter(path, {"extractor": "feat", "layout": layout}) as w:
+        for vid in ("Abuse001_x264", "Normal_Videos_001_x264"):
+            w.add(vid, np.ones((32 if layout == "segments32" else 40, 4), np.float32), attrs)
+
+
+@pytest.mark.parametrize("layout, accepts", [("segments32", ("clips",)), ("clips", ("segments32",))])
+def test_layout_rejected_both_ways(tmp_path, layout, accepts):
+    man = write_table(tmp_path / "m.csv", {"Abuse001_x264": (640, "train"), "Normal_Videos_001_x264": (640, "train")})
+    with h5py.File(tmp_path / "labels.h5", "w"):
+        pass  # training videos without temporal labels
+    _feature_file(tmp_path / "feat.h5", layout)
+    with pytest.raises(FeatureStoreError) as err:
+        load_videos(man, tmp_path / "labels.h5", tmp_path / "feat.h5", "train", layouts=accepts, method="mine", kind="adnet")
+    msg = str(err.value)
+    assert "method 'mine' (kind adnet)" in msg and "extractor 'feat'" in msg and f"layout {layout!r}" in msg
+    assert len(load_videos(man, tmp_path / "labels.h5", tmp_path / "feat.h5", "train", layouts=("clips", "segments32"))) == 2
+
+
+def test_config_rejects_segments_for_clip_methods_before_any_job():
+    cfg = {"dataset": "u", "datasets": {"u": {"kind": "ucf_crime", "root": "r", "videos": False,
+                                              "overrides": {"features": {"c3d": {"source": "import", "format": "sultani_txt", "path": "p"}}}}},
+           "features": {"c3d": {"backbone": "c3d"}, "i3d": {"backbone": "i3d"}},
+           "methods": {"mil": {"kind": "mil", "features": "c3d"}, "mlp": {"kind": "mlp", "features": "c3d"},
+                       "adnet": {"kind": "adnet", "features": "i3d"}}}
+    vc.check(cfg)
+    assert vc.feature_layout(cfg, "u", "c3d") == "segments32"
+    assert vc.method_features(cfg, "u", "mil") == "results/u/features/c3d.h5"
+    with pytest.raises(vc.ConfigError, match=r"method 'mlp' \(kind mlp\).*extractor 'c3d'.*layout 'segments32'"):
+        vc.method_features(cfg, "u", "mlp")
+    # the override makes c3d an import for this dataset only: no shard jobs, import command
+    assert vc.feature_inputs(cfg, "u", "c3d") == ["results/u/manifest.csv", "p"]
+    assert vc.feature_command(cfg, "u", "c3d", [], ["o.h5"]).startswith("vadflow import --cfg ")
+    assert set(vc.extractor_params(cfg, "u", "c3d")) == {"name", "source", "format", "path"}
+    with pytest.raises(vc.ConfigError, match="datasets.u.videos is false, but features.i3d extracts"):
+        vc.feature_inputs(cfg, "u", "i3d")
+    cfg["datasets"]["u"]["overrides"]["features"]["c3d"]["crops"] = 2
+    with pytest.raises(vc.ConfigError, match="datasets.u.overrides.features.c3d.crops"):
+        vc.check(cfg)
+
+
+# -- end to end: Snakemake on the real Sultani format, no video -------------------------------
+@pytest.mark.e2e
+def test_mil_on_imported_sultani_end_to_end(ucf_copy, tmp_path):
+    cfg = {
+        "dataset": "ucf_feat",
+        "datasets": {"ucf_feat": {"kind": "ucf_crime", "root": str(ucf_copy / "ucf"), "videos": False}},
+        "features": {"sultani": {"source": "import", "format": "sultani_txt", "path": str(ucf_copy / "sultani"),
+                                 "missing": "skip"}},
+        # The ten fixture videos are test videos: 3-fold cross-fitting on them (every fold keeps
+        # a normal and an anomalous video for training); a tiny fit, this checks plumbing only.
+        "methods": {"mil": {"kind": "mil", "features": "sultani", "train_split": "test_folds", "folds": 3,
+                            "iterations": 20, "batch_anomalous": 4, "batch_normal": 1, "device": "cpu"}},
+    }
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
+    targets = ["results/ucf_feat/mil_auc.csv", "results/ucf_feat/mil/per_video.csv"]
+    base = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "--cores", "2"]
+    dry = subprocess.run([*base, "-n", *targets], capture_output=True, text=True, timeout=300)
+    assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
+    assert "extract_features" not in dry.stdout and "merge_features" in dry.stdout
+    res = subprocess.run([*base, *targets], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-6000:]
+    per_video = pd.read_csv(tmp_path / "results/ucf_feat/mil/per_video.csv")
+    ids = sorted(p.stem for p in (ucf_copy / "sultani").glob("*.txt"))
+    assert sorted(per_video["id"]) == ids and (per_video["method"] == "mil").all()
+    auc = pd.read_csv(tmp_path / "results/ucf_feat/mil_auc.csv")
+    assert 0.0 <= float(auc["auc"].iloc[0]) <= 1.0
+    with h5py.File(tmp_path / "results/ucf_feat/features/sultani.h5") as f:
+        assert f.attrs["layout"] == "segments32" and len(f.keys()) == 10
+    with h5py.File(tmp_path / "results/ucf_feat/mil/scores.h5") as f:
+        man = pd.read_csv(tmp_path / "results/ucf_feat/manifest.csv").set_index("id")
+        assert sorted(f.keys()) == ids and all(f[v].shape == (man.loc[v, "frames"],) for v in ids)
+    again = subprocess.run([*base, "-n", *targets], capture_output=True, text=True, timeout=300)
+    assert "Nothing to be done" in again.stdout + again.stderr

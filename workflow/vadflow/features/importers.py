@@ -1,0 +1,373 @@
+"""Import public pre-extracted feature sets (``source: import``, specs/datasets.md §3).
+
+An imported extractor writes the same ``results/{dataset}/features/{extractor}.h5`` as
+extraction, one float array per manifest video, with honest attrs: the store's
+``VIDEO_ATTRS`` (``weights`` says ``imported:<format>``, never a checkpoint we did not run),
+plus ``source_format``, ``source_file``, ``source_sha256``, ``crop_reduce`` and ``tail``.
+
+Formats (``format`` key):
+
+* ``sultani_txt``: Sultani's C3D ``<Video>_x264.txt`` / ``<Video>_x264_C.txt`` (ekosman's
+  ``<Class>/<Video>.txt`` too): 32 rows of space-separated floats, already L2-normalised
+  segment means. Kept as layout ``segments32`` (MIL only); rows map to frames through the
+  segment boundaries of ``n_clips(n_frames, 16, 16)`` C3D clips (methods/segments32.py).
+* ``rtfm_npy``: RTFM / MGFN / CLIP-TSA ``<Video>_x264_i3d.npy``, ``[T, 10, D]`` (ResNet50-I3D,
+  D = 2048): ``crops: mean`` averages the crop axis, ``crops: k`` keeps crop k.
+* ``crop_npy``: DeepMIL / UR-DMU ``<Video>_x264__<k>.npy``, one ``[T, D]`` file per crop k
+  (Inception-I3D, D = 1024): the mean over the crop files found, or crop k alone.
+
+Files are found by basename anywhere under ``path`` (public lists carry other machines'
+paths). Frame counts come from the manifest (a probe, or the ``*_with_frames`` annotation
+when the dataset has ``videos: false``); T is checked against them (rule 3). A malformed
+file is an error naming it; the output is written atomically, so a failed import leaves no
+feature file behind.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vadflow.features.store import FeatureStoreError
+
+log = logging.getLogger(__name__)
+
+#: relative tolerance on the unit norm of Sultani rows (they are written with %f, 6 decimals).
+NORM_TOL = 1e-3
+#: the crop orders public producers use (specs/datasets.md §3, rule 1); logged with ``crops: k``.
+CROP_ORDER_NOTE = (
+    "crop order is not standard: Roc-Ng/DeepMIL documents _0 centre, _1-_4 corners, _5-_9 mirrors; "
+    "UR-DMU's extractor writes top-left, top-right, centre, bottom-left, bottom-right, then the flips"
+)
+
+
+class FeatureImportError(FeatureStoreError):
+    """A public feature file is missing or malformed; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    layout: str  # "clips" | "segments32"
+    patterns: tuple[str, ...]  # basenames, "{vid}" = manifest id, "{k}" = crop index
+    crops: str  # "none" | "axis" (one file [T, C, D]) | "files" (one [T, D] file per crop)
+    backbone: str
+    dim: int  # the published dimension (a different one is imported with a warning)
+    producer: str
+    clip_len: int = 16
+    stride: int = 16
+
+
+FORMATS: dict[str, Format] = {
+    "sultani_txt": Format(
+        "sultani_txt", "segments32", ("{vid}.txt", "{vid}_C.txt"), "none", "c3d", 4096,
+        "WaqasSultani/AnomalyDetectionCVPR2018: C3D fc6 (Sports-1M), 32 L2-normalised segment means of 16/16 clips"),
+    "rtfm_npy": Format(
+        "rtfm_npy", "clips", ("{vid}_i3d.npy",), "axis", "resnet50-i3d", 2048,
+        "tianyu0207/RTFM (also MGFN, CLIP-TSA): ten-crop ResNet50-I3D, 16/16 clips"),
+    "crop_npy": Format(
+        "crop_npy", "clips", ("{vid}__{k}.npy",), "files", "inception-i3d", 1024,
+        "Roc-Ng/DeepMIL, henrryzh1/UR-DMU: Inception-I3D, one file per crop, 16/16 clips"),
+}
+#: crop files probed for ``crop_npy``.
+MAX_CROPS = 10
+#: extractor keys that say where the files are or how to treat absent ones, not what the values are.
+NON_VALUE_KEYS = ("path", "missing")
+
+
+def get_format(name: str) -> Format:
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise FeatureImportError(f"unknown import format {name!r} (known: {', '.join(FORMATS)})") from None
+
+
+def layout_of(cfg: dict[str, Any]) -> str:
+    """The layout an extractor config produces (extraction always gives ``clips``)."""
+    if cfg.get("source", "extract") != "import":
+        return "clips"
+    return get_format(cfg["format"]).layout
+
+
+def check_config(cfg: dict[str, Any], where: str) -> None:
+    """Raise naming ``where`` (a config key path) when import keys are inconsistent."""
+    fmt = FORMATS.get(cfg.get("format", ""))
+    if fmt is None:
+        raise FeatureImportError(f"{where}.format = {cfg.get('format')!r}: source: import needs one of {', '.join(FORMATS)}")
+    if not cfg.get("path"):
+        raise FeatureImportError(f"{where}.path is required with source: import (the folder holding the {fmt.name} files)")
+    crops = cfg.get("crops", "mean")
+    if fmt.crops == "none" and "crops" in cfg:
+        raise FeatureImportError(f"{where}.crops: format {fmt.name} has no crops; remove the key")
+    if crops != "mean" and not (isinstance(crops, int) and not isinstance(crops, bool) and 0 <= crops < MAX_CROPS):
+        raise FeatureImportError(f"{where}.crops = {crops!r}: expected 'mean' or a crop index 0-{MAX_CROPS - 1}")
+
+
+# -- readers -------------------------------------------------------------------------------
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def parse_sultani_txt(data: bytes, name: str = "<bytes>") -> np.ndarray:
+    """Sultani / ekosman segment text -> ``[32, D]`` float32; errors name ``name``."""
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        raise FeatureImportError(f"{name}: not a text feature file (non-ASCII bytes)") from None
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if len(lines) != 32:
+        raise FeatureImportError(f"{name}: expected 32 segment rows, found {len(lines)}")
+    try:
+        rows = [np.array(ln.split(), dtype=np.float64) for ln in lines]
+    except ValueError as exc:
+        raise FeatureImportError(f"{name}: a row holds a non-number ({exc})") from None
+    dims = sorted({len(r) for r in rows})
+    if len(dims) != 1 or dims[0] == 0:
+        raise FeatureImportError(f"{name}: rows have different lengths {dims}; the file is truncated or malformed")
+    x = np.stack(rows)
+    bad = np.flatnonzero(~np.isfinite(x).all(axis=1))
+    if len(bad):
+        # ekosman's to_segments divides an all-zero segment by its zero norm.
+        raise FeatureImportError(f"{name}: segment rows {bad.tolist()} hold NaN or inf (an all-zero segment normalised?)")
+    return x.astype(np.float32)
+
+
+def read_sultani_txt(path: str | Path) -> np.ndarray:
+    """One Sultani ``.txt`` file -> ``[32, D]`` float32."""
+    path = Path(path)
+    return parse_sultani_txt(_read(path), str(path))
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise FeatureImportError(f"{path}: cannot read feature file ({exc.strerror or exc})") from None
+
+
+def _load_npy(data: bytes, name: str) -> np.ndarray:
+    try:
+        x = np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise FeatureImportError(f"{name}: not a readable .npy array ({exc})") from None
+    if not isinstance(x, np.ndarray) or x.dtype.kind not in "fiu":
+        raise FeatureImportError(f"{name}: expected a numeric array, got dtype {getattr(x, 'dtype', type(x))}")
+    return x
+
+
+def _finite(x: np.ndarray, name: str) -> np.ndarray:
+    if not np.isfinite(x).all():
+        raise FeatureImportError(f"{name}: holds NaN or inf values")
+    return x
+
+
+def reduce_ten_crop(x: np.ndarray, crops: str | int, name: str = "<array>") -> np.ndarray:
+    """``[T, C, D]`` -> ``[T, D]``: mean over the crop axis, or crop ``crops``."""
+    if x.ndim != 3 or x.shape[0] == 0:
+        raise FeatureImportError(f"{name}: expected [T>0, crops, D] (RTFM ten-crop), got shape {list(x.shape)}")
+    if crops == "mean":
+        out = x.astype(np.float64).mean(axis=1)
+    else:
+        if not 0 <= int(crops) < x.shape[1]:
+            raise FeatureImportError(f"{name}: crop {crops} requested, the file has {x.shape[1]} crops")
+        out = x[:, int(crops), :]
+    return _finite(np.asarray(out, dtype=np.float32), name)
+
+
+def read_ten_crop(path: str | Path, crops: str | int = "mean") -> np.ndarray:
+    path = Path(path)
+    return reduce_ten_crop(_load_npy(_read(path), str(path)), crops, str(path))
+
+
+def reduce_per_crop(arrays: dict[int, np.ndarray], crops: str | int, names: dict[int, str] | None = None) -> np.ndarray:
+    """``{k: [T, D]}`` -> ``[T, D]``: mean over the crops given, or crop ``crops``."""
+    names = names or {k: f"crop {k}" for k in arrays}
+    for k, x in arrays.items():
+        if x.ndim != 2 or x.shape[0] == 0:
+            raise FeatureImportError(f"{names[k]}: expected [T>0, D] (one crop), got shape {list(x.shape)}")
+    if crops != "mean":
+        k = int(crops)
+        if k not in arrays:
+            raise FeatureImportError(f"crop {k} requested but not found (have crops {sorted(arrays)})")
+        return _finite(arrays[k].astype(np.float32), names[k])
+    shapes = {k: x.shape for k, x in arrays.items()}
+    if len(set(shapes.values())) != 1:
+        raise FeatureImportError("crop files disagree in shape: " + ", ".join(f"{names[k]} {list(s)}" for k, s in sorted(shapes.items())))
+    out = np.mean(np.stack([arrays[k].astype(np.float64) for k in sorted(arrays)]), axis=0).astype(np.float32)
+    return _finite(out, ", ".join(names[k] for k in sorted(arrays)))
+
+
+def read_per_crop(paths: dict[int, str | Path], crops: str | int = "mean") -> np.ndarray:
+    paths = {k: Path(p) for k, p in paths.items()}
+    arrays = {k: _load_npy(_read(p), str(p)) for k, p in paths.items()}
+    return reduce_per_crop(arrays, crops, {k: str(p) for k, p in paths.items()})
+
+
+# -- finding files -------------------------------------------------------------------------
+def index_files(root: str | Path) -> dict[str, Path]:
+    """Basename -> path of every file under ``root`` (a name found twice is an error)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FeatureImportError(f"import path {root} does not exist or is not a folder (features.<name>.path)")
+    out: dict[str, Path] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for fn in sorted(filenames):
+            p = Path(dirpath) / fn
+            if fn in out:
+                raise FeatureImportError(f"feature file name {fn} appears twice under {root}: {out[fn]} and {p}")
+            out[fn] = p
+    return out
+
+
+def files_of(fmt: Format, vid: str, index: dict[str, Path], crops: str | int = "mean") -> dict[int, Path]:
+    """The source file(s) of one video, keyed by crop (0 for single-file formats); {} if none."""
+    if fmt.crops == "files":
+        ks = range(MAX_CROPS) if crops == "mean" else [int(crops)]
+        names = {k: fmt.patterns[0].format(vid=vid, k=k) for k in ks}
+        return {k: index[n] for k, n in names.items() if n in index}
+    for pattern in fmt.patterns:
+        name = pattern.format(vid=vid)
+        if name in index:
+            return {0: index[name]}
+    return {}
+
+
+def load_video(fmt: Format, files: dict[int, Path], crops: str | int = "mean") -> tuple[np.ndarray, str]:
+    """Features of one video and the sha256 of its source bytes (several files: of their digests)."""
+    blobs = {k: _read(p) for k, p in sorted(files.items())}
+    digests = {k: _sha256(b) for k, b in blobs.items()}
+    if fmt.crops == "files":
+        arrays = {k: _load_npy(b, str(files[k])) for k, b in blobs.items()}
+        x = reduce_per_crop(arrays, crops, {k: str(p) for k, p in files.items()})
+        sha = digests[next(iter(digests))] if len(digests) == 1 else _sha256("".join(digests[k] for k in sorted(digests)).encode())
+        return x, sha
+    (k, data), = blobs.items()
+    name = str(files[k])
+    if fmt.crops == "axis":
+        x = reduce_ten_crop(_load_npy(data, name), crops, name)
+    else:
+        x = parse_sultani_txt(data, name)
+    return x, digests[k]
+
+
+def clip_counts(n_frames: int, clip_len: int, stride: int) -> tuple[int, int]:
+    """Clips of a video with complete clips only (``drop``) and with a padded last clip (``pad``)."""
+    drop = 0 if n_frames < clip_len else (n_frames - clip_len) // stride + 1
+    pad = 1 if n_frames <= clip_len else math.ceil((n_frames - clip_len) / stride) + 1
+    return drop, pad
+
+
+def tail_of(vid: str, n_clips: int, n_frames: int, clip_len: int, stride: int, name: str) -> str:
+    """Rule 3: T = floor -> ``drop``, T = ceil -> ``pad``; else warn and map by stride anyway."""
+    drop, pad = clip_counts(n_frames, clip_len, stride)
+    if n_clips == drop:
+        return "drop"
+    if n_clips == pad:
+        return "pad"
+    log.warning("video %s: %s holds %d clips, but %d frames give %d (complete clips) or %d (padded); "
+                "mapped by stride %d anyway", vid, name, n_clips, n_frames, drop, pad, stride)
+    return "mismatch"
+
+
+# -- the job -------------------------------------------------------------------------------
+def import_features(manifest: str | Path, cfg: dict[str, Any], out: str | Path, progress: bool = True) -> dict[str, Any]:
+    """Write ``out`` from the public feature files of every ``ok`` manifest video.
+
+    ``cfg`` is the resolved extractor section (``vadflow.config.extractor_params``). A video
+    without a source file is an error listing the expected names, unless ``missing: skip``
+    (then it is recorded in the file's ``failed`` attr and consumers skip it with a warning).
+    """
+    from tqdm import tqdm
+
+    from vadflow.config import as_json, extractor_hash
+    from vadflow.data.manifest import read_manifest
+    from vadflow.features.store import FeatureWriter
+
+    name = cfg.get("name", "imported")
+    check_config(cfg, f"features.{name}")
+    fmt = get_format(cfg["format"])
+    crops = cfg.get("crops", "mean") if fmt.crops != "none" else None
+    sel = "mean" if crops is None else crops  # never `crops or ...`: crop 0 is falsy
+    clip_len = int(cfg.get("clip_len") or fmt.clip_len)
+    stride = int(cfg.get("stride") or fmt.stride)
+    dtype = cfg.get("dtype", "float16")
+    table = read_manifest(manifest)
+    rows = table[table["status"] == "ok"]
+    index = index_files(cfg["path"])
+    sources = {r.id: files_of(fmt, r.id, index, sel) for r in rows.itertuples()}
+    missing = [vid for vid, f in sources.items() if not f]
+    want = ", ".join(fmt.patterns)
+    if missing and cfg.get("missing", "error") != "skip":
+        example = fmt.patterns[0].format(vid=missing[0], k=0 if sel == "mean" else sel)
+        raise FeatureImportError(
+            f"{len(missing)} of {len(rows)} manifest videos have no {fmt.name} file under {cfg['path']} "
+            f"(expected names {want}; first missing: {example}; others: {', '.join(missing[1:6])}"
+            f"{' ...' if len(missing) > 6 else ''}). Point features.{name}.path at the folder, or set "
+            f"missing: skip to import the videos present"
+        )
+    found = [r for r in rows.itertuples() if sources[r.id]]
+    if not found:
+        raise FeatureImportError(f"no {fmt.name} file ({want}) under {cfg['path']} matches any of the {len(rows)} manifest videos")
+    if sel != "mean":
+        log.warning("%s: keeping crop %s only; %s", name, crops, CROP_ORDER_NOTE)
+    crop_reduce = "none" if crops is None else ("mean" if crops == "mean" else f"crop:{crops}")
+    chash = extractor_hash({k: v for k, v in cfg.items() if k not in NON_VALUE_KEYS})
+    weights = f"imported:{fmt.name}"
+
+    first, _ = load_video(fmt, sources[found[0].id], sel)
+    dim = int(first.shape[1])
+    if dim != fmt.dim:
+        log.warning("%s: %d-d features, %s files are usually %d-d", name, dim, fmt.name, fmt.dim)
+    file_attrs = {"extractor": name, "backbone": fmt.backbone, "config_hash": chash, "weights": weights,
+                  "config": as_json(cfg), "layout": fmt.layout, "dim": dim, "source": "import",
+                  "source_format": fmt.name, "source_path": str(cfg["path"]), "producer": fmt.producer,
+                  "crop_reduce": crop_reduce}
+    stats: dict[str, Any] = {"videos": 0, "missing": len(missing), "tail": {}}
+    log.info("importing %s (%s, layout %s, crops %s) from %s: %d of %d manifest videos have files",
+             name, fmt.name, fmt.layout, crop_reduce, cfg["path"], len(found), len(rows))
+    with FeatureWriter(out, file_attrs) as writer:
+        for vid in missing:
+            writer.fail(vid, f"no {fmt.name} file ({want}) under {cfg['path']}")
+        if missing:
+            log.warning("%d videos have no %s file and are skipped (missing: skip): %s%s", len(missing), fmt.name,
+                        ", ".join(missing[:5]), " ..." if len(missing) > 5 else "")
+        for r in tqdm(found, desc=f"import {name}", unit="video", disable=not progress):
+            files = sources[r.id]
+            x, sha = load_video(fmt, files, sel)
+            src = ";".join(str(files[k]) for k in sorted(files))
+            if x.shape[1] != dim:
+                raise FeatureImportError(f"{src}: {x.shape[1]}-d features, the first video ({found[0].id}) has {dim}")
+            n_frames = int(r.frames)
+            attrs = {"extractor": name, "backbone": fmt.backbone, "clip_len": clip_len, "stride": stride,
+                     "fps": float(r.fps) or 30.0, "n_frames": n_frames, "config_hash": chash, "weights": weights,
+                     "layout": fmt.layout, "source_format": fmt.name, "source_file": src, "source_sha256": sha,
+                     "crop_reduce": crop_reduce}
+            if fmt.crops == "files":
+                attrs["crops_used"] = json.dumps(sorted(files))
+                if sel == "mean" and len(files) < MAX_CROPS:
+                    stats["partial_crops"] = stats.get("partial_crops", 0) + 1
+            if fmt.layout == "segments32":
+                norms = np.linalg.norm(x.astype(np.float64), axis=1)
+                off = np.flatnonzero((np.abs(norms - 1) > NORM_TOL) & (norms > 0))
+                if len(off):
+                    log.warning("video %s: %s rows %s are not unit-norm (norms %s)", r.id, src, off[:5].tolist(),
+                                np.round(norms[off[:5]], 4).tolist())
+            else:
+                attrs["tail"] = tail_of(r.id, len(x), n_frames, clip_len, stride, src)
+                stats["tail"][attrs["tail"]] = stats["tail"].get(attrs["tail"], 0) + 1
+            writer.add(r.id, x, attrs, dtype=dtype)
+            stats["videos"] += 1
+    if stats.get("partial_crops"):
+        log.warning("%d videos have fewer than %d crop files; their features are the mean of the crops found "
+                    "(attr crops_used)", stats["partial_crops"], MAX_CROPS)
+    log.info("import %s done: %s", name, stats)
+    return stats

@@ -16,7 +16,9 @@ wildcard_constraints:
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"
+include: "workflow/rules/lstm.smk"
 include: "workflow/rules/methods.smk"
+include: "workflow/rules/lof.smk"
 include: "workflow/rules/evaluate.smk"
 
 rule all:

@@ -6,6 +6,8 @@ rule train:
         manifest="results/{dataset}/manifest.csv",
         labels="results/{dataset}/labels.h5",
         features=lambda wc: vc.method_features(config, wc.dataset, wc.method),
+        # a trained projection head (LOF with `head: <a heads entry>`), else nothing
+        head=lambda wc: vc.method_head(config, wc.dataset, wc.method),
     output: "results/{dataset}/{method}/model.pt"
     params: cfg=lambda wc: vc.as_json(vc.method_params(config, wc.dataset, wc.method))
     threads: 2
@@ -13,7 +15,7 @@ rule train:
     log: "logs/{dataset}/{method}/train.log"
     shell:
         "vadflow train --cfg {params.cfg:q} --manifest {input.manifest:q} --labels {input.labels:q}"
-        " --features {input.features:q} --threads {threads} --out {output:q} 2>&1 | tee {log:q}"
+        " --features {input.features:q} --head {input.head:q} --threads {threads} --out {output:q} 2>&1 | tee {log:q}"
 
 rule score:
     input:

@@ -13,6 +13,7 @@ _REGISTRY: dict[str, str] = {
     "mlp": "vadflow.methods.mlp:MLP",
     "edtcn": "vadflow.methods.edtcn:EDTCN",
     "mil": "vadflow.methods.mil:MIL",
+    "lof": "vadflow.methods.lof:LOF",
 }
 
 KINDS: tuple[str, ...] = tuple(_REGISTRY)

@@ -7,8 +7,8 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from vadflow.methods import get_method
-from vadflow.methods.base import VideoData
-from vadflow.methods.mil import MIL, MILNet, mil_loss
+from vadflow.methods.base import MethodError, VideoData
+from vadflow.methods.mil import MIL, MILNet, ekosman_loss, mil_loss
 from vadflow.methods.segments32 import boundaries, make_bag, rnd, segments_to_frames
 
 # b_i = floor(i·(k−1)/32 + 0.5), i = 0..32, written out by hand
@@ -60,6 +60,21 @@ def test_loss_spec_hand_value_and_scope():
     fn2 = fn.clone()
     fn2[1, 1:] = 0.0  # below the bag max: no effect
     assert mil_loss(fa, fn2, (), 0.1, 0.1).item() == pytest.approx(1.789, abs=1e-12)
+
+
+def test_ekosman_variant_hand_value_and_penalty():
+    fa = torch.tensor([[0.1, 0.9, 0.2, 0.0], [0.3, 0.3, 0.4, 0.5]], dtype=torch.float64)
+    fn = torch.tensor([[0.2, 0.1, 0.0, 0.1], [0.6, 0.2, 0.2, 0.2]], dtype=torch.float64)
+    # pairs (A1,N1), (A2,N2): hinge (0.3 + 1.1)/2, sparsity (1.2 + 1.5)/2, smoothness (1.17 + 0.02)/2
+    assert ekosman_loss(fa, fn, (), 0.1, 0.1).item() == pytest.approx(0.8945, abs=1e-12)
+    fc = torch.nn.Linear(3, 2).double()
+    with torch.no_grad():
+        fc.weight.copy_(torch.tensor([[1.0, 2.0, 0.0], [0.0, 0.0, 2.0]]))
+        fc.bias.copy_(torch.tensor([0.0, 4.0]))
+    # sqrt(1 + 4 + 4 + 16) = 5, not squared, bias included
+    assert ekosman_loss(fa, fn, (fc,), 0.1, 0.1, 1e-3).item() == pytest.approx(0.8945 + 5e-3, abs=1e-12)
+    with pytest.raises(MethodError, match="batch_anomalous must equal batch_normal"):
+        ekosman_loss(fa, fn[:1])
 
 
 def test_weight_penalty_uses_the_three_kernels_not_biases():
@@ -224,3 +239,16 @@ def test_same_seed_same_weights(trained):
     a, b, c = (x.state()["net"] for x in (m, m2, m3))
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not torch.equal(a["fc1.weight"], c["fc1.weight"])
+
+
+def test_ekosman_loss_trains():
+    """``loss: ekosman`` (one-to-one pairs, Adadelta) also learns the toy ranking."""
+    m = get_method("mil")({**CFG, "loss": "ekosman", "lr": 1.0, "iterations": 300})
+    train = _videos(20, 20, seed=1)
+    for v in train:
+        v.frame_labels = None
+    m.fit(train)
+    test = _videos(8, 8, seed=2)
+    auc = roc_auc_score(np.concatenate([v.frame_labels for v in test]), np.concatenate([m.score(v) for v in test]))
+    assert auc > 0.8, auc
+    assert m.history[-1] < m.history[0]

@@ -75,6 +75,30 @@ def mil_loss(
     return loss
 
 
+def ekosman_loss(
+    f_a: torch.Tensor,
+    f_n: torch.Tensor,
+    layers: list[nn.Linear] | tuple[nn.Linear, ...] = (),
+    lambda_sparsity: float = 8e-5,
+    lambda_smooth: float = 8e-5,
+    lambda_weight: float = 1e-3,
+) -> torch.Tensor:
+    """The PyTorch port's variant (ekosman, spec §4), offered only as ``loss: ekosman``.
+
+    Anomalous bag i is paired with normal bag i only; hinge, sparsity and smoothness are
+    averaged over those pairs; the penalty is λ_w·Σ_l ‖[W_l, b_l]‖₂ (not squared, biases in).
+    """
+    if f_a.shape[0] != f_n.shape[0]:
+        raise MethodError("mil loss ekosman pairs bags one to one: batch_anomalous must equal batch_normal")
+    hinge = torch.relu(1.0 - f_a.max(dim=1).values + f_n.max(dim=1).values)
+    sparsity = f_a.sum(dim=1)
+    smooth = (f_a[:, :-1] - f_a[:, 1:]).pow(2).sum(dim=1)
+    loss = (hinge + lambda_sparsity * sparsity + lambda_smooth * smooth).mean()
+    for fc in layers:
+        loss = loss + lambda_weight * torch.cat([fc.weight.reshape(-1), fc.bias.reshape(-1)]).norm(2)
+    return loss
+
+
 class MIL(NeuralMethod):
     kind = "mil"
     layouts = ("clips", "segments32")
@@ -95,6 +119,8 @@ class MIL(NeuralMethod):
         "lambda_weight": 1e-3,
         "standardize": False,
         "device": "auto",
+        "hidden": [512, 32],  # FC1, FC2 widths; seed 001 proposes [512, 64] (spec §3)
+        "loss": "sultani",
     }
     LOG_EVERY = 20
 
@@ -106,7 +132,7 @@ class MIL(NeuralMethod):
             raise MethodError(f"mil: mapping32 must be one of {seg.MAPPINGS}, got {self.cfg['mapping32']!r}")
 
     def build(self, in_dim: int) -> MILNet:
-        return MILNet(in_dim, float(self.cfg["dropout"]))
+        return MILNet(in_dim, float(self.cfg["dropout"]), tuple(int(h) for h in self.cfg["hidden"]))
 
     # -- bags --------------------------------------------------------------------------------
     def bag(self, video: VideoData) -> np.ndarray:
@@ -166,7 +192,11 @@ class MIL(NeuralMethod):
         self.net = self.build(self.in_dim).to(device)
         x_all = torch.from_numpy(np.stack(bags)).to(device)  # [N, 32, D]
         rng = np.random.default_rng(int(cfg["seed"]))
-        opt = torch.optim.Adagrad(self.net.parameters(), lr=float(cfg["lr"]), eps=1e-8, initial_accumulator_value=0.0)
+        ekosman = cfg.get("loss", "sultani") == "ekosman"
+        if ekosman:  # the port's optimiser goes with its loss
+            opt = torch.optim.Adadelta(self.net.parameters(), lr=float(cfg["lr"]), eps=1e-8)
+        else:
+            opt = torch.optim.Adagrad(self.net.parameters(), lr=float(cfg["lr"]), eps=1e-8, initial_accumulator_value=0.0)
         self.history = []
         self.net.train()
         n_iter = int(cfg["iterations"])
@@ -175,10 +205,11 @@ class MIL(NeuralMethod):
             pick_n = idx_n[rng.permutation(len(idx_n))[:bn]]
             sel = torch.from_numpy(np.concatenate([pick_a, pick_n])).to(device)
             f = self.net(x_all[sel]).squeeze(-1)  # [ba + bn, 32], dropout on
-            loss = mil_loss(
-                f[:ba], f[ba:], self.net.kernels(),
-                cfg["lambda_sparsity"], cfg["lambda_smooth"], cfg["lambda_weight"],
-            )
+            lam = (cfg["lambda_sparsity"], cfg["lambda_smooth"], cfg["lambda_weight"])
+            if ekosman:
+                loss = ekosman_loss(f[:ba], f[ba:], self.net.kernels_modules(), *lam)
+            else:
+                loss = mil_loss(f[:ba], f[ba:], self.net.kernels(), *lam)
             opt.zero_grad()
             loss.backward()
             opt.step()

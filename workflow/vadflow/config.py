@@ -75,7 +75,7 @@ IMPORT_KEYS = ("name", "source", "format", "path", "crops", "missing", "clip_len
 
 #: the keys an lstm extractor (source: lstm, the Xception-LSTM clip extractor) uses; as for an
 #: import, the extraction keys the schema fills in are dropped.
-LSTM_KEYS = ("name", "source", "sequences", "hidden", "pretrain", "seed", "dtype", "device")
+LSTM_KEYS = ("name", "source", "sequences", "hidden", "standardize", "pretrain", "seed", "dtype", "device")
 
 #: backbones whose model has ``forward_frames`` (2-D frame CNNs): the ones `frames: true` accepts.
 FRAME_BACKBONES = ("xception", "resnet50_2d")

@@ -74,6 +74,17 @@ def seeded_init_(model: nn.Module, seed: int) -> nn.Module:
     return model
 
 
+def add_bottleneck_stages(model: nn.Module, block: Callable[..., nn.Module], layers: tuple[int, ...],
+                          expansion: int = 4, cin: int = 64) -> None:
+    """``layer1``..``layer4`` of a bottleneck ResNet (2-D or 3-D ``block``), torchvision naming:
+    the first block of a stage takes the stride and the downsample shortcut."""
+    for i, (planes, n, stride) in enumerate(zip((64, 128, 256, 512), layers, (1, 2, 2, 2)), start=1):
+        blocks = [block(cin, planes, stride)]
+        cin = planes * expansion
+        blocks += [block(cin, planes) for _ in range(n - 1)]
+        setattr(model, f"layer{i}", nn.Sequential(*blocks))
+
+
 class Backbone:
     """Handle for one backbone: its defaults, presets, model factory and checkpoint rules."""
 

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Backbone
+from .base import Backbone, add_bottleneck_stages
 from .video_resnet import _std_preset
 
 EXPANSION = 4
@@ -60,12 +60,7 @@ class R2Plus1D50(nn.Module):
         self.conv1_t = nn.Conv3d(stem_mid, 64, (t, 1, 1), 1, (t // 2, 0, 0), bias=False)
         self.bn1_t = nn.BatchNorm3d(64)
         self.maxpool = nn.MaxPool3d(3, 2, 1)
-        cin = 64
-        for i, (planes, n, stride) in enumerate(zip((64, 128, 256, 512), layers, (1, 2, 2, 2)), start=1):
-            blocks = [Bottleneck(cin, planes, stride)]
-            cin = planes * EXPANSION
-            blocks += [Bottleneck(cin, planes) for _ in range(n - 1)]
-            setattr(self, f"layer{i}", nn.Sequential(*blocks))
+        add_bottleneck_stages(self, Bottleneck, layers, EXPANSION)
         if head:
             self.fc = nn.Linear(512 * EXPANSION, num_classes)
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Backbone, Preset
+from .base import Backbone, Preset, add_bottleneck_stages
 from .frames import FrameModel
 from .video_resnet import _std_preset
 
@@ -50,12 +50,7 @@ class ResNet50(FrameModel):
         self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
-        cin = 64
-        for i, (planes, n, stride) in enumerate(zip((64, 128, 256, 512), layers, (1, 2, 2, 2)), start=1):
-            blocks = [Bottleneck(cin, planes, stride)]
-            cin = planes * EXPANSION
-            blocks += [Bottleneck(cin, planes) for _ in range(n - 1)]
-            setattr(self, f"layer{i}", nn.Sequential(*blocks))
+        add_bottleneck_stages(self, Bottleneck, layers, EXPANSION)
         if head:
             self.fc = nn.Linear(512 * EXPANSION, num_classes)
 

@@ -27,3 +27,18 @@ def test_summary_and_report(tmp_path):
     # F1 columns read report by report, k ascending; abnormal first (it is the one to look at).
     assert re.findall(r"f1@\d+_\w+", html)[:4] == ["f1@10_abnormal", "f1@25_abnormal", "f1@50_abnormal", "f1@10_normal"]
     assert "vadflow report: toy" in html and "0.7500" in html
+    assert "LOF thesis protocol" not in html
+
+
+def test_thesis_protocol_mean_row_joins_the_summary(tmp_path):
+    pd.DataFrame([{"method": "lof", "auc": 0.7}]).to_csv(tmp_path / "lof_auc.csv", index=False)
+    pd.DataFrame([{"method": "lof", "report": "all", "k": 10, "f1": 50.0}]).to_csv(tmp_path / "lof_f1.csv", index=False)
+    rows = [{"method": "lof", "protocol": "thesis", "seed": s, "auc": a, "auc_std": sd}
+            for s, a, sd in (("0", 0.6, None), ("1", 0.8, None), ("mean", 0.7, 0.1))]
+    pd.DataFrame(rows).to_csv(tmp_path / "lof_thesis_auc.csv", index=False)
+    write_report([tmp_path / "lof_auc.csv"], [tmp_path / "lof_f1.csv"], tmp_path / "s.csv", tmp_path / "r.html",
+                 thesis_csvs=[tmp_path / "lof_thesis_auc.csv"])
+    val = pd.read_csv(tmp_path / "s.csv").set_index(["method", "metric"])["value"]
+    assert val["lof", "thesis_snippet_auc"] == 0.7 and val["lof", "thesis_snippet_auc_std"] == 0.1
+    assert val["lof", "auc"] == 0.7 and len(val) == 4
+    assert "LOF thesis protocol" in (tmp_path / "r.html").read_text()

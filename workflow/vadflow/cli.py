@@ -228,7 +228,7 @@ def cmd_weights_convert(a: argparse.Namespace) -> None:
 def cmd_summary(a: argparse.Namespace) -> None:
     from vadflow.evaluation.report import write_report
 
-    write_report(a.auc, a.f1, a.out_csv, a.out_html, images=a.images, dataset=a.dataset)
+    write_report(a.auc, a.f1, a.out_csv, a.out_html, images=a.images, dataset=a.dataset, thesis_csvs=a.thesis)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -313,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--auc", nargs="+", required=True)
     sp.add_argument("--f1", nargs="+", required=True)
     sp.add_argument("--images", nargs="*", default=[])
+    sp.add_argument("--thesis", nargs="*", default=[], help="LOF thesis-protocol CSVs")
     sp.add_argument("--out-csv", required=True)
     sp.add_argument("--out-html", required=True)
     return p

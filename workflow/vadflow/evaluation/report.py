@@ -13,9 +13,19 @@ from vadflow.io import atomic_path
 AUC_METRICS = ("auc", "ap", "eer", "far", "alarms_normal_pct", "alarms_anomalous_pct", "vl_f1", "false_alarms_per_hour")
 
 
-def summarise(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path]) -> pd.DataFrame:
-    """Long table ``method, metric, value`` from the per-method metric files."""
+THESIS_METRICS = ("thesis_snippet_auc", "thesis_snippet_auc_std")
+
+
+def summarise(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path],
+              thesis_csvs: Sequence[str | Path] = ()) -> pd.DataFrame:
+    """Long table ``method, metric, value`` from the per-method metric files; a LOF thesis
+    protocol file contributes its mean-over-seeds snippet AUC and its std."""
     rows = []
+    for path in thesis_csvs:
+        df = pd.read_csv(path, dtype={"seed": str})
+        for rec in df[df["seed"] == "mean"].to_dict("records"):
+            rows += [{"method": rec["method"], "metric": m, "value": rec[c]}
+                     for m, c in zip(THESIS_METRICS, ("auc", "auc_std"))]
     for path in auc_csvs:
         df = pd.read_csv(path)
         for rec in df.to_dict("records"):
@@ -33,8 +43,8 @@ def _img(path: Path) -> str:
 
 
 def write_report(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path], out_csv: str | Path, out_html: str | Path,
-                 images: Sequence[str | Path] = (), dataset: str = "") -> pd.DataFrame:
-    summary = summarise(auc_csvs, f1_csvs)
+                 images: Sequence[str | Path] = (), dataset: str = "", thesis_csvs: Sequence[str | Path] = ()) -> pd.DataFrame:
+    summary = summarise(auc_csvs, f1_csvs, thesis_csvs)
     with atomic_path(out_csv) as tmp:
         summary.to_csv(tmp, index=False, float_format="%.6g")
     wide = summary.pivot(index="method", columns="metric", values="value")
@@ -51,6 +61,10 @@ def write_report(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path], 
         wide[frame_cols].to_html(float_format=lambda v: f"{v:.4f}"),
         "<h2>Segment F1@k</h2><p>Read the abnormal columns first: predicting everything normal scores well on <i>all</i>.</p>",
         wide[f1_cols].to_html(float_format=lambda v: f"{v:.2f}"),
+        *(["<h2>LOF thesis protocol</h2><p>Snippet-level ROC-AUC on the annotated test videos, mean and std over seeds "
+           "(specs/lof.md): not comparable with the frame-level table above.</p>",
+           wide[[c for c in THESIS_METRICS if c in wide.columns]].dropna(how="all").to_html(float_format=lambda v: f"{v:.4f}")]
+          if "thesis_snippet_auc" in wide.columns else []),
         "<h2>Timelines</h2>",
         *(_img(Path(p)) for p in images),
         "</body></html>",

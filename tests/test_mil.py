@@ -9,7 +9,8 @@ from sklearn.metrics import roc_auc_score
 from vadflow.methods import get_method
 from vadflow.methods.base import MethodError, VideoData
 from vadflow.methods.mil import MIL, MILNet, ekosman_loss, mil_loss
-from vadflow.methods.segments32 import boundaries, make_bag, rnd, segments_to_frames
+from vadflow.methods.segments32 import boundaries, make_bag, segments_to_frames
+from vadflow.video.geometry import rnd
 
 # b_i = floor(i·(k−1)/32 + 0.5), i = 0..32, written out by hand
 B_SULTANI = {

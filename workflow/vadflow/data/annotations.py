@@ -144,3 +144,24 @@ def frame_labels(events: list[tuple[int, int]], n_frames: int) -> np.ndarray:
     for start, end in events:
         lab[start:end] = 1
     return lab
+
+
+def clip_anomalous_frames(frame_labels: np.ndarray, n_clips: int, clip_len: int, stride: int) -> np.ndarray:
+    """Anomalous-frame count of each clip ``[i*stride, i*stride + clip_len)`` (clipped to the video)."""
+    lab = np.asarray(frame_labels).reshape(-1) != 0
+    csum = np.concatenate([[0], np.cumsum(lab)])
+    starts = np.minimum(np.arange(n_clips) * stride, lab.size)
+    ends = np.minimum(starts + clip_len, lab.size)
+    return (csum[ends] - csum[starts]).astype(np.int64)
+
+
+def event_clip_classes(counts: np.ndarray, cls: str, threshold: int) -> tuple[np.ndarray, list[str]]:
+    """Class of each kept clip of an anomalous video from its anomalous-frame ``counts``.
+
+    No anomalous frame: ``Normal``; more than ``threshold`` (the LOF thesis's > 3 of 16): the
+    video's class ``cls``; in between the clip straddles an event boundary and is left out.
+    Returns the keep mask and the kept clips' class names.
+    """
+    counts = np.asarray(counts)
+    keep = (counts == 0) | (counts > threshold)
+    return keep, ["Normal" if c == 0 else cls for c in counts[keep]]

@@ -34,7 +34,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from vadflow.data.annotations import clip_anomalous_frames, event_clip_classes
 from vadflow.io import atomic_path, sha256_file
+from vadflow.video.geometry import rnd
 
 log = logging.getLogger(__name__)
 
@@ -183,23 +185,9 @@ def forget_bias(lstm: nn.LSTM) -> torch.Tensor:
 # ----------------------------------------------------------------------------- pretraining sets
 
 
-def rnd(x: np.ndarray) -> np.ndarray:
-    """floor(x + 0.5): MATLAB/Python-2 rounding (specs/mil.md §2, A10)."""
-    return np.floor(np.asarray(x, dtype=np.float64) + 0.5).astype(np.int64)
-
-
 def spread_indices(n_frames: int, n: int = 16) -> np.ndarray:
     """``rnd(linspace(0, n_frames - 1, n))``: n frames equispaced over the whole video (A10)."""
     return rnd(np.linspace(0, max(0, n_frames - 1), n))
-
-
-def clip_event_counts(frame_labels: np.ndarray, n_clips: int, clip_len: int, stride: int) -> np.ndarray:
-    """Anomalous-frame count of each clip ``[i*stride, i*stride + clip_len)`` (clipped to the video)."""
-    lab = np.asarray(frame_labels).reshape(-1) != 0
-    csum = np.concatenate([[0], np.cumsum(lab)])
-    starts = np.minimum(np.arange(n_clips) * stride, lab.size)
-    ends = np.minimum(starts + clip_len, lab.size)
-    return (csum[ends] - csum[starts]).astype(np.int64)
 
 
 class Sequences:
@@ -247,13 +235,12 @@ def event_sequences(manifest: str | Path, labels: str | Path, frames: str | Path
             if feats.ndim != 3:
                 raise PretrainError(f"{frames}: video {r.id} is {feats.shape}; expected frame sequences [n_clips, clip_len, D] (an extractor with frames: true)")
             if not r.anomalous:
-                keep, cls = np.ones(len(feats), bool), ["Normal"] * len(feats)
+                keep, classes = np.ones(len(feats), bool), ["Normal"] * len(feats)
             else:
-                counts = clip_event_counts(lab[r.id], len(feats), int(ds.attrs["clip_len"]), int(ds.attrs["stride"]))
-                keep = (counts == 0) | (counts > snippet_threshold)
-                cls = ["Normal" if c == 0 else str(r.cls) for c in counts]
+                counts = clip_anomalous_frames(lab[r.id], len(feats), int(ds.attrs["clip_len"]), int(ds.attrs["stride"]))
+                keep, classes = event_clip_classes(counts, str(r.cls), snippet_threshold)
             xs.append(feats[keep].astype(np.float16))
-            ys += [c for c, k in zip(cls, keep) if k]
+            ys += classes
             vids += [r.id] * int(keep.sum())
     if unannotated:
         raise PretrainError(

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from vadflow.data.annotations import clip_anomalous_frames, event_clip_classes
 from vadflow.methods.base import MethodError, VideoData
 
 log = logging.getLogger(__name__)
@@ -175,10 +176,10 @@ def event_clips(videos: list[VideoData], snippet_threshold: int = 3) -> tuple[np
             xs.append(v.features)
             ys += ["Normal"] * n
             continue
-        counts = snippet_anomalous_frames(v.frame_labels, n, v.clip_len, v.stride)
-        keep = (counts == 0) | (counts > snippet_threshold)
+        keep, classes = event_clip_classes(clip_anomalous_frames(v.frame_labels, n, v.clip_len, v.stride), v.cls,
+                                           snippet_threshold)
         xs.append(v.features[keep])
-        ys += ["Normal" if c == 0 else v.cls for c in counts[keep]]
+        ys += classes
     if unannotated:
         raise MethodError(
             f"labelled set `events` needs temporal annotations of the anomalous training videos; {len(unannotated)} have none "
@@ -217,15 +218,6 @@ def file_clips(path: str | Path, in_dim: int | None = None) -> tuple[np.ndarray,
     if not xs:
         raise MethodError(f"{path}: no datasets")
     return np.concatenate(xs), ys
-
-
-def snippet_anomalous_frames(frame_labels: np.ndarray, n_clips: int, clip_len: int, stride: int) -> np.ndarray:
-    """Anomalous-frame count of each clip ``[i*stride, i*stride + clip_len)`` (clipped to the video)."""
-    lab = np.asarray(frame_labels).reshape(-1) != 0
-    csum = np.concatenate([[0], np.cumsum(lab)])
-    starts = np.minimum(np.arange(n_clips) * stride, lab.size)
-    ends = np.minimum(starts + clip_len, lab.size)
-    return (csum[ends] - csum[starts]).astype(np.int64)
 
 
 def silhouette(x: np.ndarray, labels: list[str] | np.ndarray, max_n: int = 5000, seed: int = 0) -> float | None:

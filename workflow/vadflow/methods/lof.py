@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from vadflow.methods.base import Method, MethodError, VideoData
-from vadflow.methods.heads import BUILTIN_HEADS, ProjectionHead, make_head, snippet_anomalous_frames
+from vadflow.data.annotations import clip_anomalous_frames
+from vadflow.methods.heads import BUILTIN_HEADS, ProjectionHead, make_head
 from vadflow.scores import clip_to_frames
 
 log = logging.getLogger(__name__)
@@ -161,7 +162,7 @@ class LOF(Method):
 
 def snippet_labels(frame_labels: np.ndarray, n_clips: int, clip_len: int = 16, stride: int = 16, threshold: int = 3) -> np.ndarray:
     """0/1 per snippet: anomalous iff it has **more than** ``threshold`` anomalous frames (§2)."""
-    return (snippet_anomalous_frames(frame_labels, n_clips, clip_len, stride) > threshold).astype(np.int8)
+    return (clip_anomalous_frames(frame_labels, n_clips, clip_len, stride) > threshold).astype(np.int8)
 
 
 def thesis_split(labels: np.ndarray, seed: int, fit_fraction: float = 0.8, groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -13,11 +13,6 @@ MAPPINGS = ("auto", "clip_aligned", "sultani_exact", "nearest")
 PRESET_MAPPING = {"sultani": "clip_aligned", "seed001": "nearest"}
 
 
-def rnd(x: np.ndarray | float) -> np.ndarray:
-    """MATLAB rounding: floor(x + 0.5), so 0.5 rounds up (numpy rounds half to even)."""
-    return np.floor(np.asarray(x, dtype=np.float64) + 0.5).astype(np.int64)
-
-
 def boundaries(k: int, rule: str = "sultani") -> np.ndarray:
     """The 33 clip boundaries b_0..b_32 of a video with ``k`` clips.
 

@@ -6,6 +6,11 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def rnd(x: np.ndarray | float) -> np.ndarray:
+    """MATLAB rounding: floor(x + 0.5), so 0.5 rounds up (numpy rounds half to even)."""
+    return np.floor(np.asarray(x, dtype=np.float64) + 0.5).astype(np.int64)
+
+
 @dataclass(frozen=True)
 class ClipSpec:
     """How a video is cut into clips and how each frame is resized and cropped.

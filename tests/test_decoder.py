@@ -76,3 +76,34 @@ def test_stream_reports_errors_and_goes_on(ramp_video, tmp_path):
     assert kinds == [("end", "a"), ("error", "bad"), ("end", "b")]
     assert sum(i.kind == "clip" and i.video == "b" for i in items) == 2
     assert "bad.mp4" in next(i.message for i in items if i.kind == "error")
+
+
+def test_decord_opens_are_serialised(ramp_video, monkeypatch):
+    """FFmpeg 4 (decord's) fills static decoder tables on first open without a lock; opening
+    two readers at once once aborted CI. Probes from many threads must never open concurrently."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import decord
+
+    real = decord.VideoReader
+    inside, most = [0], [0]
+    guard = threading.Lock()
+
+    def watched(*args, **kwargs):
+        with guard:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.02)  # widen the window so overlapping opens would be seen
+        try:
+            return real(*args, **kwargs)
+        finally:
+            with guard:
+                inside[0] -= 1
+
+    monkeypatch.setattr(decord, "VideoReader", watched)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        infos = list(pool.map(lambda _: probe(ramp_video, backend="decord"), range(12)))
+    assert [i.n_frames for i in infos] == [45] * 12
+    assert most[0] == 1

@@ -54,9 +54,21 @@ def _backends(backend: str) -> list[str]:
     return [backend]
 
 
-def _probe_decord(path: Path) -> VideoInfo:
+# decord 0.6 bundles FFmpeg 4, whose decoders fill static VLC tables on first open without a
+# lock (h263/mpeg4 ``done`` flags): two readers opened at once in a fresh process can abort
+# the whole process ("incorrect codes", bitstream.c assertion; seen once in CI). Opening is
+# cheap next to decoding, so every open is serialised; decoding itself stays parallel.
+_DECORD_OPEN = threading.Lock()
+
+
+def _open_decord(path: Path):
     decord = _decord()
-    vr = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+    with _DECORD_OPEN:
+        return decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+
+
+def _probe_decord(path: Path) -> VideoInfo:
+    vr = _open_decord(path)
     n = len(vr)
     if n == 0:
         raise DecodeError(f"{path}: no video frames")
@@ -117,11 +129,10 @@ def _resize(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def _frames_decord(path: Path, size: tuple[int, int], frame_hw: tuple[int, int]) -> Iterator[np.ndarray]:
-    decord = _decord()
     # Decode at native size and resize with OpenCV: decord's built-in (FFmpeg filter) scaling
     # ran at about half the speed on 2 cores (benchmarks/extract.py, P2). One thread per
     # reader: parallelism comes from decoding several videos at once (decode_workers).
-    vr = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+    vr = _open_decord(path)
     n = len(vr)
     chunk = int(max(8, min(128, (64 << 20) // max(1, frame_hw[0] * frame_hw[1] * 3))))  # ~64 MB of frames
     for a in range(0, n, chunk):

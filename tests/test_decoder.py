@@ -55,6 +55,31 @@ def test_probe_and_clips_in_order(ramp_video, backend):
     assert np.abs(got - expected).max() <= 6  # mpeg4 at qscale 2 is near-lossless on flat frames
 
 
+def test_spread_clip_indices_by_hand():
+    # linspace(0, 99, 16) = 0, 6.6, 13.2, 19.8, 26.4, 33, 39.6, 46.2, ... rounded half up.
+    assert clip_frame_indices(100, 16, 16, "spread").tolist() == [[0, 7, 13, 20, 26, 33, 40, 46, 53, 59, 66, 73, 79, 86, 92, 99]]
+    assert clip_frame_indices(4, 8, 8, "spread").tolist() == [[0, 0, 1, 1, 2, 2, 3, 3]]  # 0, 3/7, 6/7, 9/7, ...
+    assert [n_clips(n, 16, 16, "spread") for n in (0, 1, 16, 1000)] == [0, 1, 1, 1]
+
+
+@pytest.mark.parametrize("backend", ["decord", "pyav"])
+def test_spread_clip_decodes_the_spread_frames(ramp_video, backend, monkeypatch):
+    import vadflow.video.decoder as dec
+
+    resized = []
+    real_resize = dec._resize
+    monkeypatch.setattr(dec, "_resize", lambda frame, size: resized.append(1) or real_resize(frame, size))
+    info = probe(ramp_video, backend)
+    spec = ClipSpec(clip_len=16, stride=16, resize=32, crop=24, tail="spread")
+    clips = list(iter_clips(ramp_video, spec, info, backend))
+    assert len(resized) == 16  # only the spread frames are converted and resized, not all 45
+    assert len(clips) == 1 and clips[0].shape == (16, 24, 24, 3)
+    # linspace(0, 44, 16) steps by 44/15 = 2.933: 20.53 -> 21, 23.47 -> 23, 26.4 -> 26.
+    frames = [0, 3, 6, 9, 12, 15, 18, 21, 23, 26, 29, 32, 35, 38, 41, 44]
+    got = clips[0][:, 12, 12, 0].astype(int)
+    assert np.abs(got - (np.array(frames) * 5 + 2)).max() <= 6
+
+
 def test_corrupt_and_empty_files(tmp_path):
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")

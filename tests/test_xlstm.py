@@ -132,7 +132,7 @@ def write_frames(path, videos: dict[str, tuple[np.ndarray, int]], cfg=FRAME_CFG,
                         "config": json.dumps(cfg), "layout": "clip_frames", "dim": 2048, "failed": json.dumps(failed or {})})
         for vid, (x, n_frames) in videos.items():
             ds = f.create_dataset(vid, data=x.astype(np.float16))
-            ds.attrs.update({"extractor": "xframes", "clip_len": cfg["clip_len"], "stride": cfg["stride"], "tail": "drop", "fps": 30.0,
+            ds.attrs.update({"extractor": "xframes", "clip_len": cfg["clip_len"], "stride": cfg["stride"], "tail": cfg.get("tail", "drop"), "fps": 30.0,
                              "n_frames": n_frames, "config_hash": "f" * 16, "weights": "random-init", "layout": "clip_frames",
                              "n_clips": len(x)})
     return path
@@ -184,6 +184,14 @@ def test_action_sequences_spread_frames_over_the_whole_video(tmp_path):
     assert xl.spread_indices(50, 16)[[0, -1]].tolist() == [0, 49]
     assert xl.rnd(np.array([0.5, 1.5, 2.5])).tolist() == [1, 2, 3]  # rounds half up (A10)
     assert xl.action_sequences(man, frames, "test").y == ["B"]
+    # A tail: spread cache holds exactly those frames, one clip per video, and is read as it is.
+    spread = {"v1": (np.repeat(xl.spread_indices(50, 16)[None, :, None], 3, axis=2).astype(np.float32), 50),
+              "v2": (np.repeat(xl.spread_indices(23, 16)[None, :, None], 3, axis=2).astype(np.float32), 23)}
+    spread_cfg = {**FRAME_CFG, "clip_len": 16, "stride": 16, "tail": "spread"}
+    seq_s = xl.action_sequences(man, write_frames(tmp_path / "s.h5", spread, spread_cfg), "train", n=16)
+    assert seq_s.y == seq.y and np.array_equal(seq_s.x, seq.x)
+    with pytest.raises(xl.PretrainError, match="spread over 16 frames; the LSTM pretrains on 8-frame"):
+        xl.action_sequences(man, tmp_path / "s.h5", "train", n=8)
 
 
 # ----------------------------------------------------------------------------- derived features
@@ -287,6 +295,7 @@ def test_config_lstm_source_inputs_command_and_defaults():
     (lambda c: c["datasets"].update(ucf101={"kind": "action_folder", "root": "x", "overrides": {"features": {"xframes": {"resize": [40, 40]}}}})
      or c["features"]["xlstm"].update(pretrain={"dataset": "ucf101"}), "must be pretrained on the frame features"),
     (lambda c: c["datasets"].update(ucf101={"kind": "action_folder", "root": "x"}) or c.update(dataset="ucf101"), "action_folder"),
+    (lambda c: c["features"]["xframes"].update(tail="spread"), r"features.xframes.tail: spread .* dataset synthetic is scored"),
 ])
 def test_config_errors_name_the_key(edit, match):
     cfg = base_config()
@@ -313,7 +322,7 @@ def test_action_folder_manifest_and_pretraining_dataset_config(tmp_path):
     # As the pretraining dataset of an lstm extractor on another dataset.
     cfg = base_config()
     cfg["datasets"]["ucf101"] = {"kind": "action_folder", "root": str(root), "train_list": str(lists / "trainlist01.txt"),
-                                 "overrides": {"features": {"xframes": {"tail": "pad"}}}}
+                                 "overrides": {"features": {"xframes": {"tail": "spread"}}}}
     cfg["datasets"]["synthetic"]["overrides"] = {"features": {"xlstm": {"pretrain": {"dataset": "ucf101"}}}}
     cfg = validated(cfg)
     assert vc.lstm_pretrain_inputs(cfg, "synthetic", "xlstm") == {
@@ -321,14 +330,19 @@ def test_action_folder_manifest_and_pretraining_dataset_config(tmp_path):
     assert vc.lstm_pretrain_params(cfg, "synthetic", "xlstm")["pretrain_kind"] == "action_folder"
     assert vc.dataset_inputs(cfg, "ucf101") == [str(lists / "trainlist01.txt")]
     # The DAG: UCF-101's manifest and frame cache alone feed the pretraining job of the synthetic LSTM.
-    from test_workflow import planned_jobs, write_config
+    from test_workflow import planned_jobs, snakemake, write_config
 
     wf = yaml.safe_load(yaml.safe_dump(TINY_XLSTM))
-    wf["datasets"]["ucf101"] = {"kind": "action_folder", "root": str(root), "train_list": str(lists / "trainlist01.txt")}
+    wf["datasets"]["ucf101"] = {"kind": "action_folder", "root": str(root), "train_list": str(lists / "trainlist01.txt"),
+                                "overrides": {"features": {"xception_frames": {"tail": "spread"}}}}
     wf["datasets"]["synthetic"]["overrides"] = {"features": {"xception_lstm": {"pretrain": {"dataset": "ucf101"}}}}
     write_config(tmp_path, wf)
     assert planned_jobs(tmp_path, "results/synthetic/extractors/xception_lstm.pt") == {
         "manifest": 1, "extract_features": 1, "merge_features": 1, "pretrain_lstm": 1}
+    # tail: spread runs the frame CNN on the 16 spread frames only: one [1, 16, 2048] clip per video.
+    snakemake(tmp_path, "results/ucf101/features/xception_frames.h5")
+    with h5py.File(tmp_path / "results/ucf101/features/xception_frames.h5") as f:
+        assert sorted(f) == sorted(t.index) and all(f[v].shape == (1, 16, 2048) and f[v].attrs["tail"] == "spread" for v in f)
 
 
 # ----------------------------------------------------------------------------- end to end

@@ -322,6 +322,10 @@ def _check_source(config: dict, dataset: str, extractor: str) -> None:
     over = extractor in dataset_section(config, dataset).get("overrides", {}).get("features", {})
     where = f"datasets.{dataset}.overrides.features.{extractor}" if over else f"features.{extractor}"
     source = params.get("source", "extract")
+    if params.get("tail") == "spread" and dataset_section(config, dataset)["kind"] != "action_folder":
+        # A spread clip has no place on the frame timeline, so nothing could score it.
+        raise ConfigError(f"{where}.tail: spread (one clip spread over the video) is for LSTM pretraining on an action_folder "
+                          f"dataset; dataset {dataset} is scored per clip, use drop or pad")
     if source not in ("extract", "import", "lstm"):
         raise ConfigError(f"{where}.source = {source!r}: expected 'extract', 'import' or 'lstm'")
     if source == "extract":

@@ -36,7 +36,7 @@ from torch import nn
 
 from vadflow.data.annotations import clip_anomalous_frames, event_clip_classes
 from vadflow.io import atomic_path, sha256_file
-from vadflow.video.geometry import rnd
+from vadflow.video.geometry import rnd, spread_indices  # noqa: F401 - rnd is part of this module's API
 
 log = logging.getLogger(__name__)
 
@@ -185,11 +185,6 @@ def forget_bias(lstm: nn.LSTM) -> torch.Tensor:
 # ----------------------------------------------------------------------------- pretraining sets
 
 
-def spread_indices(n_frames: int, n: int = 16) -> np.ndarray:
-    """``rnd(linspace(0, n_frames - 1, n))``: n frames equispaced over the whole video (A10)."""
-    return rnd(np.linspace(0, max(0, n_frames - 1), n))
-
-
 class Sequences:
     """A pretraining set: ``x [N, T, D]`` (float16, converted per batch), class names ``y [N]``."""
 
@@ -256,9 +251,11 @@ def action_sequences(manifest: str | Path, frames: str | Path, split: str = "tra
     """One sequence per ``split`` video of an action dataset: ``n`` frames equispaced over the
     whole video, ``rnd(linspace(0, T-1, n))`` (§8, A10); class = the manifest's ``cls`` (folder).
 
-    The frame features are read from the consecutive-clip cache: with ``stride == clip_len``,
-    frame t is ``cache[t // clip_len, t % clip_len]``, so any frame index is available exactly.
-    T is the decoded frame count when the cache covers the whole video (``tail: pad``), else the
+    The cheap cache is ``tail: spread``: the extractor ran the frame CNN on exactly these n
+    frames, one ``[1, n, D]`` clip per video (the spec's "[16, 2048] per UCF-101 video").
+    A consecutive-clip cache also works: with ``stride == clip_len``, frame t is
+    ``cache[t // clip_len, t % clip_len]``, so any frame index is available exactly. T is then
+    the decoded frame count when the cache covers the whole video (``tail: pad``), else the
     frames its complete clips cover (``tail: drop`` leaves out at most clip_len - 1 frames).
     """
     rows = _rows(manifest, split)
@@ -272,12 +269,18 @@ def action_sequences(manifest: str | Path, frames: str | Path, split: str = "tra
             clip_len, stride = int(ds.attrs["clip_len"]), int(ds.attrs["stride"])
             if ds.ndim != 3:
                 raise PretrainError(f"{frames}: video {r.id} is {ds.shape}; expected frame sequences [n_clips, clip_len, D] (an extractor with frames: true)")
-            if stride != clip_len:
-                raise PretrainError(f"{frames}: spread sampling needs consecutive clips (stride == clip_len), got stride {stride}, clip_len {clip_len}")
-            per_frame = ds[()].reshape(-1, ds.shape[-1])
-            t = min(int(r.frames), len(per_frame))
-            short += t < int(r.frames)
-            xs.append(per_frame[spread_indices(t, n)].astype(np.float16)[None])
+            if ds.attrs.get("tail") == "spread":
+                if clip_len != n or ds.shape[0] != 1:
+                    raise PretrainError(f"{frames}: video {r.id} is {ds.shape} spread over {clip_len} frames; the LSTM pretrains on {n}-frame sequences")
+                seq = ds[0]
+            else:
+                if stride != clip_len:
+                    raise PretrainError(f"{frames}: spread sampling needs consecutive clips (stride == clip_len), got stride {stride}, clip_len {clip_len}")
+                per_frame = ds[()].reshape(-1, ds.shape[-1])
+                t = min(int(r.frames), len(per_frame))
+                short += t < int(r.frames)
+                seq = per_frame[spread_indices(t, n)]
+            xs.append(seq.astype(np.float16)[None])
             ys.append(str(r.cls))
             vids.append(r.id)
     if short:

@@ -128,41 +128,48 @@ def _resize(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(frame, (size[1], size[0]), interpolation=interp)
 
 
-def _frames_decord(path: Path, size: tuple[int, int], frame_hw: tuple[int, int]) -> Iterator[np.ndarray]:
+def _frames_decord(path: Path, size: tuple[int, int], frame_hw: tuple[int, int],
+                   wanted: np.ndarray | None) -> Iterator[tuple[int, np.ndarray]]:
     # Decode at native size and resize with OpenCV: decord's built-in (FFmpeg filter) scaling
     # ran at about half the speed on 2 cores (benchmarks/extract.py, P2). One thread per
     # reader: parallelism comes from decoding several videos at once (decode_workers).
     vr = _open_decord(path)
     n = len(vr)
+    # Sparse indices (tail: spread) are fetched alone: decord seeks to the nearest key frame
+    # instead of decoding the whole video.
+    order = np.arange(n) if wanted is None else wanted[wanted < n]
     chunk = int(max(8, min(128, (64 << 20) // max(1, frame_hw[0] * frame_hw[1] * 3))))  # ~64 MB of frames
-    for a in range(0, n, chunk):
-        for frame in vr.get_batch(list(range(a, min(a + chunk, n)))).asnumpy():
-            yield _resize(frame, size)
+    for a in range(0, len(order), chunk):
+        part = order[a : a + chunk]
+        for j, frame in zip(part.tolist(), vr.get_batch(part.tolist()).asnumpy()):
+            yield j, _resize(frame, size)
 
 
-def _frames_pyav(path: Path, size: tuple[int, int]) -> Iterator[np.ndarray]:
+def _frames_pyav(path: Path, size: tuple[int, int], wanted: np.ndarray | None) -> Iterator[tuple[int, np.ndarray]]:
     import av
 
+    keep = None if wanted is None else set(wanted.tolist())
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        for frame in container.decode(stream):
-            yield _resize(frame.to_ndarray(format="rgb24"), size)
+        for j, frame in enumerate(container.decode(stream)):
+            if keep is None or j in keep:
+                yield j, _resize(frame.to_ndarray(format="rgb24"), size)
 
 
-def iter_frames(path: str | Path, spec: ClipSpec, info: VideoInfo, backend: str = "auto") -> Iterator[np.ndarray]:
-    """Resized and centre-cropped RGB uint8 frames ``[h, w, 3]``, in order."""
-    path = Path(path)
+def _indexed_frames(path: Path, spec: ClipSpec, info: VideoInfo, backend: str,
+                    wanted: np.ndarray | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """``(index, frame)`` for every frame, or for the sorted ``wanted`` indices only."""
     size = resized_size(info.height, info.width, spec.resize)
     top, left, ch, cw = crop_box(size[0], size[1], spec.crop)
     names = _backends(backend)
     for i, name in enumerate(names):
         produced = 0
         try:
-            gen = _frames_decord(path, size, (info.height, info.width)) if name == "decord" else _frames_pyav(path, size)
-            for frame in gen:
+            gen = _frames_decord(path, size, (info.height, info.width), wanted) if name == "decord" else _frames_pyav(path, size, wanted)
+            for j, frame in gen:
                 produced += 1
-                yield frame[top : top + ch, left : left + cw]
+                yield j, frame[top : top + ch, left : left + cw]
             return
         except Exception as exc:  # noqa: BLE001
             if produced or i == len(names) - 1:
@@ -170,19 +177,32 @@ def iter_frames(path: str | Path, spec: ClipSpec, info: VideoInfo, backend: str 
             log.warning("%s: %s failed (%s); falling back to %s", path, name, exc, names[i + 1])
 
 
+def iter_frames(path: str | Path, spec: ClipSpec, info: VideoInfo, backend: str = "auto") -> Iterator[np.ndarray]:
+    """Resized and centre-cropped RGB uint8 frames ``[h, w, 3]``, in order."""
+    for _, frame in _indexed_frames(Path(path), spec, info, backend):
+        yield frame
+
+
 def iter_clips(path: str | Path, spec: ClipSpec, info: VideoInfo, backend: str = "auto") -> Iterator[np.ndarray]:
     """Clips ``[clip_len, h, w, 3]`` uint8 in order, per :func:`clip_frame_indices`."""
     idx = clip_frame_indices(info.n_frames, spec.clip_len, spec.stride, spec.tail)
     if len(idx) == 0:
         return
+    # Only frames some clip uses are decoded (when sparse) and buffered: a spread clip spans
+    # the whole video, and holding every frame of a long one would not fit in memory.
+    used = np.unique(idx)
+    sparse = len(used) < info.n_frames
+    needed = np.zeros(info.n_frames, bool)
+    needed[used] = True
     buf: deque[tuple[int, np.ndarray]] = deque()
     k = 0
     last = None
     n_seen = 0
-    for j, frame in enumerate(iter_frames(path, spec, info, backend)):
+    for j, frame in _indexed_frames(Path(path), spec, info, backend, used if sparse else None):
         n_seen = j + 1
-        buf.append((j, frame))
         last = frame
+        if j >= info.n_frames or needed[j]:
+            buf.append((j, frame))
         while k < len(idx) and idx[k, -1] <= j:
             yield _gather(buf, idx[k], last)
             k += 1

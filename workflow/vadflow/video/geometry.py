@@ -20,6 +20,9 @@ class ClipSpec:
     ``tail``: ``drop`` keeps complete clips only; ``pad`` adds a last clip that runs past
     the end, padded with the last frame. Either way a video shorter than one clip becomes
     one padded clip (specs/mil.md §2, metrics.md §2 "K = 0 never reaches scoring").
+    ``spread`` makes one clip per video of ``clip_len`` frames equispaced over the whole
+    video (:func:`spread_indices`): the pretraining input of the Xception-LSTM (mil.md §8),
+    never a timeline to score.
     """
 
     clip_len: int = 16
@@ -36,23 +39,33 @@ class ClipSpec:
         return cls(int(cfg["clip_len"]), int(cfg["stride"]), size(cfg.get("resize")), size(cfg.get("crop")), cfg.get("tail", "drop"))
 
 
+TAILS = ("drop", "pad", "spread")
+
+
+def spread_indices(n_frames: int, n: int = 16) -> np.ndarray:
+    """``rnd(linspace(0, n_frames - 1, n))``: n frames equispaced over the whole video (mil.md A10)."""
+    return rnd(np.linspace(0, max(0, n_frames - 1), n))
+
+
 def n_clips(n_frames: int, clip_len: int, stride: int, tail: str = "drop") -> int:
     """Number of clips of a video of ``n_frames`` frames (at least 1 for any non-empty video)."""
     if n_frames <= 0:
         return 0
-    if n_frames <= clip_len:
+    if n_frames <= clip_len or tail == "spread":
         return 1
     span = n_frames - clip_len
     if tail == "drop":
         return span // stride + 1
     if tail == "pad":
         return -(-span // stride) + 1
-    raise ValueError(f"unknown tail rule {tail!r} (expected 'drop' or 'pad')")
+    raise ValueError(f"unknown tail rule {tail!r} (expected one of {', '.join(TAILS)})")
 
 
 def clip_frame_indices(n_frames: int, clip_len: int, stride: int, tail: str = "drop") -> np.ndarray:
     """``[K, clip_len]`` frame indices; positions past the end repeat the last frame."""
     k = n_clips(n_frames, clip_len, stride, tail)
+    if tail == "spread" and k:
+        return spread_indices(n_frames, clip_len)[None]
     idx = np.arange(k)[:, None] * stride + np.arange(clip_len)[None, :]
     return np.minimum(idx, n_frames - 1)
 

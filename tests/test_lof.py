@@ -167,6 +167,40 @@ def test_silhouette_equals_sklearn():
     assert silhouette(x, ["a"] * 40) is None
 
 
+def test_labelled_dataset_clips_and_validation_silhouette(tmp_path):
+    """labelled.source: dataset: every clip of a train video takes its folder class; the test
+    split is the validation set whose silhouette (Table 3.1's metric) is stored in the head."""
+    import h5py
+
+    from vadflow.data.manifest import COLUMNS, write_manifest
+    from vadflow.methods.heads import dataset_clips
+
+    rng = np.random.default_rng(0)
+    rows = [("a1", "A", "train", 3), ("a2", "A", "test", 2), ("b1", "B", "train", 2), ("b2", "B", "test", 4), ("c1", "C", "train", 1)]
+    table = pd.DataFrame([{"id": v, "path": f"{c}/{v}.avi", "split": sp, "cls": c, "anomalous": False, "frames": 16 * k, "fps": 25.0,
+                           "width": 32, "height": 32, "status": "ok" if v != "c1" else "failed", "error": ""} for v, c, sp, k in rows],
+                         columns=COLUMNS)
+    write_manifest(table, {}, tmp_path / "manifest.csv", tmp_path / "labels.h5")
+    offset = {"A": 0.0, "B": 4.0, "C": 8.0}
+    with h5py.File(tmp_path / "f.h5", "w") as f:
+        for v, c, _, k in rows:
+            f.create_dataset(v, data=(rng.normal(size=(k, 6)) + offset[c]).astype(np.float16))
+    x, y = dataset_clips(tmp_path / "manifest.csv", tmp_path / "f.h5", 6, "train")
+    assert y == ["A"] * 3 + ["B"] * 2 and x.shape == (5, 6)  # c1 failed to decode: not used
+    with h5py.File(tmp_path / "f.h5") as f:
+        np.testing.assert_array_equal(x[:3], f["a1"][()].astype(np.float32))
+    val = dataset_clips(tmp_path / "manifest.csv", tmp_path / "f.h5", 6, "test")
+    assert val[1] == ["A"] * 2 + ["B"] * 4
+    assert dataset_clips(tmp_path / "manifest.csv", tmp_path / "f.h5", 6, "validation") is None
+    with pytest.raises(MethodError, match=r"dataset a1 is \(3, 6\), expected \[K, 5\]"):
+        dataset_clips(tmp_path / "manifest.csv", tmp_path / "f.h5", 5, "train")
+    head = train_head({"name": "h", "mode": "supcon", "features": "x", "embedding_dim": 3, "epochs": 2, "batch_size": 4}, [], (x, y), val)
+    assert head.meta["classes"] == ["A", "B"]
+    assert head.meta["silhouette_val"] == pytest.approx(silhouette_score(head(val[0]), val[1]))
+    init = make_head("random", 6, 3, 0)
+    assert head.meta["silhouette_val_init"] == pytest.approx(silhouette_score(init(val[0]), val[1]))
+
+
 def test_event_clips_labels():
     lab = np.zeros(64, dtype=np.int8)
     lab[16:20] = 1  # clip 1: 4 anomalous frames -> event class
@@ -311,6 +345,29 @@ def test_config_checks_for_heads(cfg):
         vc.check(cfg)
 
 
+def test_config_checks_for_a_labelled_dataset(cfg):
+    from snakemake.utils import validate
+
+    cfg = copy.deepcopy(cfg)
+    cfg["datasets"]["ucf101"] = {"kind": "action_folder", "root": "data/ucf101"}
+    cfg["heads"]["sup"] = {"mode": "supcon", "features": "i3d"}  # synthetic: the default `events` set
+    ucf = {"source": "dataset", "dataset": "ucf101"}
+    cfg["datasets"]["ucf_crime"]["overrides"] = {"heads": {"sup": {"labelled": ucf}}}
+    validate(cfg, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
+    vc.check(cfg)
+    assert vc.head_inputs(cfg, "ucf_crime", "sup") == ["results/ucf101/manifest.csv", "results/ucf101/features/i3d.h5"]
+    assert vc.head_inputs(cfg, "synthetic", "sup") == []
+    # The synthetic dataset shrinks i3d's input to 112 px: UCF-101 features at 224 px would not match.
+    cfg["datasets"]["synthetic"]["overrides"]["heads"]["sup"] = {"labelled": ucf}
+    with pytest.raises(vc.ConfigError, match="heads.sup.labelled.dataset: features.i3d differs between dataset synthetic"):
+        vc.check(cfg)
+    cfg["datasets"]["synthetic"]["overrides"]["heads"]["sup"] = {"mode": "simclr", "labelled": ucf}  # ce/supcon's set only
+    vc.check(cfg)
+    cfg["datasets"]["ucf_crime"]["overrides"]["heads"]["sup"]["labelled"]["dataset"] = "ucf-101"
+    with pytest.raises(vc.ConfigError, match="heads.sup.labelled.dataset = 'ucf-101'"):
+        vc.check(cfg)
+
+
 def test_default_configs_resolve_lof_per_dataset(cfg):
     from snakemake.utils import validate
 
@@ -359,3 +416,34 @@ def test_lof_end_to_end(tmp_path):
     cfg["heads"]["sc"]["epochs"] = 3
     write_config(tmp_path, cfg)
     assert planned_jobs(tmp_path, "results/synthetic/summary.csv") == {"train_head": 1, "train": 1, "score": 1, "evaluate": 1, "summary": 1}
+
+
+@pytest.mark.e2e
+def test_supcon_head_on_a_labelled_action_folder(tmp_path):
+    """labelled.source: dataset: a UCF-101-style folder feeds the head through the DAG (its own
+    manifest and i3d features); its test split gives the validation silhouette."""
+    from conftest import ramp_frames, write_mp4
+    from test_workflow import TINY, planned_jobs, snakemake, write_config
+
+    root = tmp_path / "UCF-101"
+    for cls in ("Archery", "Bowling"):
+        for g in ("g01", "g08"):
+            write_mp4(root / cls / f"v_{cls}_{g}_c01.avi", ramp_frames(40, 32, 40), fps=25)
+    (tmp_path / "trainlist01.txt").write_text("Archery/v_Archery_g08_c01.avi 1\nBowling/v_Bowling_g08_c01.avi 2\n")
+    cfg = copy.deepcopy(TINY)
+    cfg["datasets"]["ucf101"] = {"kind": "action_folder", "root": str(root), "train_list": str(tmp_path / "trainlist01.txt"),
+                                 "overrides": {"features": {"i3d": {"resize": 64, "crop": 64}}}}
+    cfg["heads"] = {"ucf": {"mode": "supcon", "features": "i3d", "embedding_dim": 8, "epochs": 2,
+                            "labelled": {"source": "dataset", "dataset": "ucf101"}}}
+    cfg["methods"] = {"lof_ucf": {"kind": "lof", "features": "i3d", "head": "ucf"}}
+    write_config(tmp_path, cfg)
+    jobs = planned_jobs(tmp_path, "results/synthetic/heads/ucf.pt")
+    assert jobs["manifest"] == 2 and jobs["merge_features"] == 2 and jobs["train_head"] == 1
+    snakemake(tmp_path, "results/synthetic/heads/ucf.pt")
+    blob = torch.load(tmp_path / "results/synthetic/heads/ucf.pt", weights_only=True)
+    meta = blob["head"]["meta"]
+    # 2 training videos x 2 clips (40 frames, tail drop): classes are the folders, not UCF-Crime events.
+    assert meta["classes"] == ["Archery", "Bowling"] and meta["n_labelled"] == 4
+    assert "silhouette_val" in meta
+    log = (tmp_path / "logs/synthetic/heads/ucf.log").read_text()
+    assert "validation silhouette" in log

@@ -20,7 +20,7 @@ rule train_head:
     log: "logs/{dataset}/heads/{head}.log"
     shell:
         "vadflow train-head --cfg {params.cfg:q} --manifest {input.manifest:q} --labels {input.labels:q}"
-        " --features {input.features:q} --threads {threads} --out {output:q} 2>&1 | tee {log:q}"
+        " --features {input.features:q} --labelled {input.labelled:q} --threads {threads} --out {output:q} 2>&1 | tee {log:q}"
 
 # Thesis protocol (§5.1): its own LOF fits on the annotated test videos, snippet-level AUC
 # over seeds. Needs no model.pt: it never uses the standard-protocol fit. Any LOF method can

@@ -144,18 +144,28 @@ def cmd_score(a: argparse.Namespace) -> None:
 def cmd_train_head(a: argparse.Namespace) -> None:
     from vadflow.features.store import FeatureStore
     from vadflow.methods.data import load_videos
-    from vadflow.methods.heads import file_clips, head_config, save_head, train_head
+    from vadflow.methods.heads import dataset_clips, file_clips, head_config, save_head, train_head
 
     _set_threads(a.threads)
     cfg = head_config(_cfg(a.cfg))
     with FeatureStore(a.features) as store:
         attrs = store.attrs
     train = load_videos(a.manifest, a.labels, a.features, split="train", method=cfg.get("name", ""), kind="head")
-    labelled = None
-    if cfg["mode"] in ("ce", "supcon") and cfg["labelled"]["source"] == "file":
-        labelled = file_clips(cfg["labelled"]["path"] or "", int(train[0].features.shape[1]))
+    from vadflow.methods.base import MethodError
+
+    labelled = validation = None
+    in_dim = int(train[0].features.shape[1])
+    source = cfg["labelled"]["source"] if cfg["mode"] in ("ce", "supcon") else None
+    if source == "file":
+        labelled = file_clips(cfg["labelled"]["path"] or "", in_dim)
+    elif source == "dataset":
+        manifest, features = a.labelled  # the labelled dataset's manifest and features (config.head_inputs)
+        labelled = dataset_clips(manifest, features, in_dim, "train")
+        if labelled is None:
+            raise MethodError(f"head {cfg.get('name')}: labelled dataset {cfg['labelled']['dataset']} has no training videos ({manifest})")
+        validation = dataset_clips(manifest, features, in_dim, "test")
     log.info("training head %s (mode %s) on %s", cfg.get("name"), cfg["mode"], a.features)
-    head = train_head(cfg, train, labelled)
+    head = train_head(cfg, train, labelled, validation)
     save_head(a.out, head, cfg, attrs)
 
 
@@ -287,6 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("train-head", cmd_train_head, "train a projection head (heads.<name>) on cached features")
     for k in ("--cfg", "--manifest", "--labels", "--features", "--out"):
         sp.add_argument(k, required=True)
+    sp.add_argument("--labelled", nargs="*", default=[],
+                    help="labelled.source dataset: that dataset's manifest.csv and feature file; file: the file; else nothing")
     sp.add_argument("--threads", type=int, default=None)
 
     sp = add("thesis", cmd_thesis, "LOF thesis protocol (snippet AUC on annotated test videos, seeds) -> CSV")

@@ -237,10 +237,15 @@ def head_features(config: dict, dataset: str, head: str) -> str:
 
 
 def head_inputs(config: dict, dataset: str, head: str) -> list[str]:
-    """Extra files a head's training reads: a user-supplied labelled feature file (ce/supcon)."""
+    """Extra files a head's training reads (ce/supcon): the labelled dataset's manifest and its
+    features from the head's extractor, or a user-supplied labelled feature file."""
     params = head_params(config, dataset, head)
     lab = params.get("labelled") or {}
-    if params.get("mode") in ("ce", "supcon") and lab.get("source") == "file" and lab.get("path"):
+    if params.get("mode") not in ("ce", "supcon"):
+        return []
+    if lab.get("source") == "dataset":
+        return [f"results/{lab['dataset']}/manifest.csv", f"results/{lab['dataset']}/features/{params['features']}.h5"]
+    if lab.get("source") == "file" and lab.get("path"):
         return [lab["path"]]
     return []
 
@@ -263,6 +268,8 @@ def _check_heads(config: dict) -> None:
         for name in dsec.get("overrides", {}).get("heads", {}):
             if name not in heads:
                 raise ConfigError(f"datasets.{ds}.overrides.heads.{name} overrides a head that `heads:` does not define")
+        for name in heads:
+            _check_labelled_dataset(config, ds, name)
     for name, sec in config["methods"].items():
         if sec.get("kind") != "lof":
             continue
@@ -280,6 +287,31 @@ def _check_heads(config: dict) -> None:
             if hf != params.get("features"):
                 raise ConfigError(f"methods.{name} reads features {params.get('features')!r} but its head heads.{head} is trained on "
                                   f"{hf!r} (dataset {ds}); set both `features` keys (and their dataset overrides) to the same extractor")
+
+
+def _check_labelled_dataset(config: dict, dataset: str, head: str) -> None:
+    """``labelled.source: dataset``: it names a dataset, and the head's extractor gives the same
+    clip features there (same CNN, weights, preprocessing, clip length) as on ``dataset``."""
+    params = head_params(config, dataset, head)
+    lab = params.get("labelled") or {}
+    if params.get("mode") not in ("ce", "supcon") or lab.get("source") != "dataset":
+        return
+    where = f"heads.{head}.labelled.dataset"
+    lds = lab.get("dataset")
+    if lds not in config["datasets"]:
+        raise ConfigError(f"{where} = {lds!r}: expected a key of `datasets` (known: {', '.join(sorted(config['datasets']))})")
+    ext = params["features"]
+
+    def clip_features(ds: str) -> dict[str, Any]:
+        p = extractor_params(config, ds, ext)
+        return {**_frame_cnn(p), "clip_len": p.get("clip_len")}
+
+    clip = {ds: clip_features(ds) for ds in (dataset, lds)}
+    if clip[dataset] != clip[lds]:
+        raise ConfigError(f"{where}: features.{ext} differs between dataset {dataset} {clip[dataset]} and the labelled dataset "
+                          f"{lds} {clip[lds]}; the head must be trained on the clip features it is applied to")
+    if feature_layout(config, lds, ext) != "clips":
+        raise ConfigError(f"{where}: features.{ext} on dataset {lds} is not per-clip ({feature_layout(config, lds, ext)})")
 
 
 def check(config: dict) -> None:

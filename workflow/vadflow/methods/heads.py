@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -52,7 +52,7 @@ HEAD_DEFAULTS: dict[str, Any] = {
     "noise": 0.1,
     "seed": 0,
     "device": "auto",
-    "labelled": {"source": "events", "path": None, "snippet_threshold": 3},
+    "labelled": {"source": "events", "dataset": None, "path": None, "snippet_threshold": 3},
 }
 
 
@@ -191,33 +191,61 @@ def event_clips(videos: list[VideoData], snippet_threshold: int = 3) -> tuple[np
     return np.concatenate(xs).astype(np.float32), ys
 
 
+def _labelled_clips(path: Path, class_of: Callable[[str, Any], str | None], in_dim: int | None) -> tuple[np.ndarray, list[str]]:
+    """Every clip of each dataset in the HDF5 file at ``path`` whose ``class_of(key, ds)`` is not
+    None, classed as its video."""
+    import h5py
+
+    xs, ys = [], []
+    with h5py.File(path, "r") as f:
+        for key in f:
+            ds = f[key]
+            cls = class_of(key, ds)
+            if cls is None:
+                continue
+            feats = ds[()].astype(np.float32)
+            if feats.ndim != 2 or (in_dim is not None and feats.shape[1] != in_dim):
+                raise MethodError(f"{path}: dataset {key} is {feats.shape}, expected [K, {in_dim}] features of the head's extractor")
+            xs.append(feats)
+            ys += [cls] * feats.shape[0]
+    if not xs:
+        raise MethodError(f"{path}: no labelled videos")
+    return np.concatenate(xs), ys
+
+
 def file_clips(path: str | Path, in_dim: int | None = None) -> tuple[np.ndarray, list[str]]:
     """A user-supplied labelled set: an HDF5 file with one dataset ``[K, D]`` per video (e.g. the
     features of UCF101 videos, extracted with the same extractor) whose attr ``cls`` names its
     class. Every clip of a video takes the video's class."""
-    import h5py
-
     path = Path(path)
     if not path.is_file():
         raise MethodError(
             f"labelled set file {path} does not exist. ce/supcon heads need a labelled action dataset: extract its clip "
             "features with the same extractor into an HDF5 file, one dataset per video with attr `cls`"
         )
-    xs, ys = [], []
-    with h5py.File(path, "r") as f:
-        for key in f:
-            ds = f[key]
-            if "cls" not in ds.attrs:
-                raise MethodError(f"{path}: dataset {key} has no `cls` attr (its class name)")
-            feats = ds[()].astype(np.float32)
-            if feats.ndim != 2 or (in_dim is not None and feats.shape[1] != in_dim):
-                raise MethodError(f"{path}: dataset {key} is {feats.shape}, expected [K, {in_dim}] features of the head's extractor")
-            xs.append(feats)
-            cls = ds.attrs["cls"]
-            ys += [cls.decode() if isinstance(cls, bytes) else str(cls)] * feats.shape[0]
-    if not xs:
-        raise MethodError(f"{path}: no datasets")
-    return np.concatenate(xs), ys
+
+    def attr_class(key: str, ds: Any) -> str:
+        if "cls" not in ds.attrs:
+            raise MethodError(f"{path}: dataset {key} has no `cls` attr (its class name)")
+        cls = ds.attrs["cls"]
+        return cls.decode() if isinstance(cls, bytes) else str(cls)
+
+    return _labelled_clips(path, attr_class, in_dim)
+
+
+def dataset_clips(manifest: str | Path, features: str | Path, in_dim: int | None = None,
+                  split: str = "train") -> tuple[np.ndarray, list[str]] | None:
+    """A labelled dataset of the workflow (``labelled.source: dataset``, e.g. an ``action_folder``
+    UCF-101): every clip of each ``split`` video takes the video's manifest class (its folder).
+    None when the split has no video (an action folder without a list file has no test split)."""
+    from vadflow.data.manifest import read_manifest
+
+    table = read_manifest(manifest)
+    rows = table[(table["split"] == split) & (table["status"] == "ok")]
+    if rows.empty:
+        return None
+    classes = dict(zip(rows["id"], rows["cls"].astype(str)))
+    return _labelled_clips(Path(features), lambda key, ds: classes.get(key), in_dim)
 
 
 def silhouette(x: np.ndarray, labels: list[str] | np.ndarray, max_n: int = 5000, seed: int = 0) -> float | None:
@@ -268,11 +296,14 @@ def _folded(lin: nn.Linear, mu: torch.Tensor, sd: torch.Tensor) -> tuple[torch.T
     return w, b
 
 
-def train_head(cfg: dict[str, Any], train: list[VideoData], labelled: tuple[np.ndarray, list[str]] | None = None) -> ProjectionHead:
+def train_head(cfg: dict[str, Any], train: list[VideoData], labelled: tuple[np.ndarray, list[str]] | None = None,
+               validation: tuple[np.ndarray, list[str]] | None = None) -> ProjectionHead:
     """Train a head of ``cfg['mode']`` on cached features; returns it with history and silhouettes in ``meta``.
 
     ``train``: the dataset's training videos (simclr uses the normal ones; ``events`` labels come
     from them). ``labelled``: an explicit ``(features, classes)`` set for ce/supcon, else ``events``.
+    ``validation``: held-out labelled clips whose silhouette before and after training is the
+    thesis's head-quality metric (Table 3.1: UCF101 validation).
     """
     from vadflow.device import resolve_device
 
@@ -332,6 +363,9 @@ def train_head(cfg: dict[str, Any], train: list[VideoData], labelled: tuple[np.n
             history.append(total / max(steps, 1))
         head = ProjectionHead(*_folded(lin, mu, sd), meta)
         meta["silhouette"] = silhouette(head(x_np), names, seed=seed)
+        if validation is not None:
+            meta["silhouette_val_init"] = silhouette(init(validation[0]), validation[1], seed=seed)
+            meta["silhouette_val"] = silhouette(head(validation[0]), validation[1], seed=seed)
     else:  # simclr
         vids = [v for v in train if not v.anomalous]
         if len(vids) < 2:
@@ -368,9 +402,10 @@ def train_head(cfg: dict[str, Any], train: list[VideoData], labelled: tuple[np.n
         head = ProjectionHead(*_folded(lin, mu, sd), meta)
     meta["history"] = history
     head.meta = meta
-    log.info("head %s (%s, %d -> %d): loss %.4f -> %.4f; silhouette %s -> %s", cfg.get("name"), mode, in_dim, dim,
+    log.info("head %s (%s, %d -> %d): loss %.4f -> %.4f; silhouette %s -> %s%s", cfg.get("name"), mode, in_dim, dim,
              history[0] if history else float("nan"), history[-1] if history else float("nan"),
-             meta.get("silhouette_init"), meta.get("silhouette"))
+             meta.get("silhouette_init"), meta.get("silhouette"),
+             f"; validation silhouette {meta['silhouette_val_init']} -> {meta['silhouette_val']}" if "silhouette_val" in meta else "")
     return head
 
 

@@ -7,7 +7,15 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from vadflow.evaluation.frame_metrics import eer, false_alarm_rate, frame_metrics, roc_auc, video_alarms
+from vadflow.evaluation.frame_metrics import (
+    confusion_scores,
+    eer,
+    false_alarm_rate,
+    frame_confusion,
+    frame_metrics,
+    roc_auc,
+    video_alarms,
+)
 from vadflow.evaluation.plots import choose_videos, plot_roc, plot_timelines
 from vadflow.evaluation.segments import binarise, f1_table, segment_counts, segments
 from vadflow.evaluation.tables import evaluate
@@ -370,6 +378,33 @@ def test_alarm_threshold_is_inclusive_but_f1_binarisation_strict():
     m = frame_metrics([np.array([0, 1, 1]), np.array([0, 0, 0])], [np.array([0.1, 0.9, 0.9]), s[0]],
                       [True, False], [25.0, float("nan")])
     assert m["false_alarms_per_hour"] == 0.0  # 0.5 is not > 0.5
+
+
+@pytest.mark.parametrize("counts, acc, f1", [  # specs/mil.md Table 2 (TN, FP, FN, TP) -> Table 3 (Acc, F1)
+    ((902433, 125044, 49699, 34632), 0.8428, 0.2838),
+    ((783342, 244135, 43699, 40632), 0.7411, 0.2201),
+    ((875515, 151962, 44145, 40186), 0.8236, 0.2907),
+    ((908518, 118959, 52874, 31457), 0.8455, 0.2681),
+    ((914259, 113218, 60661, 23670), 0.8436, 0.2140),
+])
+def test_seed001_confusion_accuracy_f1_reproduce_table3(counts, acc, f1):
+    got = confusion_scores(*counts)
+    assert sum(counts) == 1_111_808
+    assert got["accuracy"] == pytest.approx(acc, abs=2e-4) and got["f1"] == pytest.approx(f1, abs=2e-4)
+    if counts[0] == 902433:
+        assert got["accuracy"] == pytest.approx(0.84283, abs=5e-6) and got["f1"] == pytest.approx(0.28386, abs=5e-6)
+
+
+def test_frame_confusion_by_hand_and_in_the_auc_row():
+    # score >= 0.5 is positive: predictions [1, 1, 0, 0, 1] against gt [0, 1, 1, 0, 0].
+    cm = frame_confusion(np.array([0, 1, 1, 0, 0]), np.array([0.5, 0.9, 0.2, 0.1, 0.7]))
+    assert (cm["tn"], cm["fp"], cm["fn"], cm["tp"]) == (1, 2, 1, 1)
+    assert cm["frame_accuracy"] == pytest.approx(2 / 5) and cm["frame_f1"] == pytest.approx(2 / 5)
+    m = frame_metrics([np.array([0, 1, 1]), np.array([0, 0])], [np.array([0.5, 0.9, 0.2]), np.array([0.1, 0.7])], [True, False])
+    assert (m["tn"], m["fp"], m["fn"], m["tp"]) == (1, 2, 1, 1) and m["frame_f1"] == pytest.approx(0.4)
+    # Video alarms from the same threshold: 18 of 135 normal videos is Table 4's 13.33 %.
+    scores = [np.array([0.6])] * 18 + [np.array([0.4])] * 117
+    assert video_alarms(scores, [False] * 135)["alarms_normal_pct"] == pytest.approx(13.33, abs=5e-3)
 
 
 def test_evaluate_rejects_bad_inputs(worked):

@@ -136,6 +136,21 @@ def video_alarms(
     }
 
 
+def confusion_scores(tn: int, fp: int, fn: int, tp: int) -> dict[str, float]:
+    """Accuracy and F1 of a frame confusion matrix (seed 001, specs/mil.md §7; Table 2 -> Table 3)."""
+    n = tn + fp + fn + tp
+    return {"accuracy": (tp + tn) / n if n else float("nan"),
+            "f1": 2 * tp / (2 * tp + fp + fn) if tp else 0.0}
+
+
+def frame_confusion(gt: np.ndarray, sc: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+    """Seed 001's frame confusion matrix at ``score ≥ τ`` (mil.md §7) with its accuracy and F1."""
+    from sklearn.metrics import confusion_matrix
+
+    tn, fp, fn, tp = (int(v) for v in confusion_matrix(np.asarray(gt) > 0, np.asarray(sc) >= threshold, labels=[False, True]).ravel())
+    return {"tn": tn, "fp": fp, "fn": fn, "tp": tp, **{f"frame_{k}": v for k, v in confusion_scores(tn, fp, fn, tp).items()}}
+
+
 def fps_or_default(v: object) -> float:
     """A usable fps: missing, NaN or non-positive values become 30 (UCF-Crime's rate)."""
     try:
@@ -172,7 +187,8 @@ def frame_metrics(
     """All pooled frame metrics of the ``{method}_auc.csv`` row.
 
     ``threshold`` is the F1 binarisation (``>``, used for false-alarm events per hour);
-    ``alarm_threshold`` is Sultani's (``≥``, used for FAR and video alarms).
+    ``alarm_threshold`` is Sultani's and seed 001's (``≥``, used for FAR, video alarms and the
+    frame confusion matrix with its accuracy and F1).
     """
     gt, sc = pool(labels, scores)
     anom = np.asarray(anomalous, dtype=bool)
@@ -181,6 +197,7 @@ def frame_metrics(
     normal_fps = None if fps is None else [fps[i] for i in normal_idx]
     e, e_thr = eer(gt, sc)
     va = video_alarms(scores, anom, alarm_threshold)
+    cm = frame_confusion(gt, sc, alarm_threshold)
     return {
         "auc": roc_auc(gt, sc, auc_method),
         "ap": average_precision(gt, sc),
@@ -192,6 +209,7 @@ def frame_metrics(
         "alarms_anomalous_pct": va["alarms_anomalous_pct"],
         "vl_f1": va["vl_f1"],
         "false_alarms_per_hour": false_alarms_per_hour(normal_scores, normal_fps, threshold),
+        **cm,
         "n_videos": len(labels),
         "n_frames": int(gt.size),
     }

@@ -10,7 +10,8 @@ import pandas as pd
 
 from vadflow.io import atomic_path
 
-AUC_METRICS = ("auc", "ap", "eer", "far", "alarms_normal_pct", "alarms_anomalous_pct", "vl_f1", "false_alarms_per_hour")
+AUC_METRICS = ("auc", "ap", "eer", "far", "alarms_normal_pct", "alarms_anomalous_pct", "vl_f1", "false_alarms_per_hour",
+               "frame_accuracy", "frame_f1")
 
 
 THESIS_METRICS = ("thesis_snippet_auc", "thesis_snippet_auc_std")

@@ -23,7 +23,8 @@ DEFAULTS: dict[str, Any] = {
 
 AUC_COLUMNS = [
     "auc", "ap", "pr_auc_trapz", "eer", "eer_threshold", "far", "alarms_normal_pct",
-    "alarms_anomalous_pct", "vl_f1", "false_alarms_per_hour", "n_videos", "n_frames", "auc_method",
+    "alarms_anomalous_pct", "vl_f1", "false_alarms_per_hour", "tn", "fp", "fn", "tp", "frame_accuracy", "frame_f1",
+    "n_videos", "n_frames", "auc_method",
 ]
 
 

@@ -133,6 +133,28 @@ def test_rtfm_ten_crop(tmp_path, crops):
             assert attrs["n_frames"] == 100 and attrs["layout"] == "clips"
 
 
+def test_urdmu_combined_crop_first_file(tmp_path):
+    """UR-DMU's combined <Video>_i3d.npy is [10, T, 1024]: urdmu_npy averages axis 0; rtfm_npy,
+    whose files have the same name, refuses it instead of averaging the time axis."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(10, 7, 12)).astype(np.float32)  # 7 clips = ceil(100/16)
+    np.save(tmp_path / "Abuse001_x264_i3d.npy", x)
+    man = write_table(tmp_path / "m.csv", {"Abuse001_x264": (100, "test")})
+    base = {"name": "urdmu", "source": "import", "path": str(tmp_path), "dtype": "float32"}
+    im.import_features(man, {**base, "format": "urdmu_npy"}, tmp_path / "out.h5", progress=False)
+    with FeatureStore(tmp_path / "out.h5") as st:
+        got, attrs = st.get("Abuse001_x264")
+        want = sum(x[c].astype(np.float64) for c in range(10)) / 10
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+        assert got.shape == (7, 12) and attrs["tail"] == "pad" and st.attrs["source_format"] == "urdmu_npy"
+    im.import_features(man, {**base, "format": "urdmu_npy", "crops": 4}, tmp_path / "k4.h5", progress=False)
+    with FeatureStore(tmp_path / "k4.h5") as st:
+        np.testing.assert_array_equal(st.get("Abuse001_x264")[0], x[4])
+    with pytest.raises(im.FeatureImportError, match=r"looks crop-first \[10, T, D\].*urdmu_npy"):
+        im.import_features(man, {**base, "format": "rtfm_npy"}, tmp_path / "bad.h5", progress=False)
+    assert not (tmp_path / "bad.h5").exists()
+
+
 def test_per_crop_files(tmp_path, caplog):
     rng = np.random.default_rng(2)
     crops = {k: rng.normal(size=(5, 8)).astype(np.float32) for k in range(10)}

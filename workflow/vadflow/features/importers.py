@@ -12,7 +12,10 @@ Formats (``format`` key):
   segment means. Kept as layout ``segments32`` (MIL only); rows map to frames through the
   segment boundaries of ``n_clips(n_frames, 16, 16)`` C3D clips (methods/segments32.py).
 * ``rtfm_npy``: RTFM / MGFN / CLIP-TSA ``<Video>_x264_i3d.npy``, ``[T, 10, D]`` (ResNet50-I3D,
-  D = 2048): ``crops: mean`` averages the crop axis, ``crops: k`` keeps crop k.
+  D = 2048): ``crops: mean`` averages the crop axis, ``crops: k`` keeps crop k. A crop-first
+  ``[10, T, D]`` file under this name is refused (it is UR-DMU's, below).
+* ``urdmu_npy``: UR-DMU's combined ``<Video>_i3d.npy`` before splitting, ``[10, T, 1024]``,
+  crop axis first (Inception-I3D): the same crop handling over axis 0.
 * ``crop_npy``: DeepMIL / UR-DMU ``<Video>_x264__<k>.npy``, one ``[T, D]`` file per crop k
   (Inception-I3D, D = 1024): the mean over the crop files found, or crop k alone.
 
@@ -58,7 +61,7 @@ class Format:
     name: str
     layout: str  # "clips" | "segments32"
     patterns: tuple[str, ...]  # basenames, "{vid}" = manifest id, "{k}" = crop index
-    crops: str  # "none" | "axis" (one file [T, C, D]) | "files" (one [T, D] file per crop)
+    crops: str  # "none" | "axis" (one file [T, C, D]) | "axis0" (one file [C, T, D]) | "files" (one [T, D] file per crop)
     backbone: str
     dim: int  # the published dimension (a different one is imported with a warning)
     producer: str
@@ -73,6 +76,9 @@ FORMATS: dict[str, Format] = {
     "rtfm_npy": Format(
         "rtfm_npy", "clips", ("{vid}_i3d.npy",), "axis", "resnet50-i3d", 2048,
         "tianyu0207/RTFM (also MGFN, CLIP-TSA): ten-crop ResNet50-I3D, 16/16 clips"),
+    "urdmu_npy": Format(
+        "urdmu_npy", "clips", ("{vid}_i3d.npy",), "axis0", "inception-i3d", 1024,
+        "henrryzh1/UR-DMU i3d_extract.py before splitting: Inception-I3D, [10, T, 1024] crop axis first, 16/16 clips"),
     "crop_npy": Format(
         "crop_npy", "clips", ("{vid}__{k}.npy",), "files", "inception-i3d", 1024,
         "Roc-Ng/DeepMIL, henrryzh1/UR-DMU: Inception-I3D, one file per crop, 16/16 clips"),
@@ -169,10 +175,18 @@ def _finite(x: np.ndarray, name: str) -> np.ndarray:
     return x
 
 
-def reduce_ten_crop(x: np.ndarray, crops: str | int, name: str = "<array>") -> np.ndarray:
-    """``[T, C, D]`` -> ``[T, D]``: mean over the crop axis, or crop ``crops``."""
-    if x.ndim != 3 or x.shape[0] == 0:
-        raise FeatureImportError(f"{name}: expected [T>0, crops, D] (RTFM ten-crop), got shape {list(x.shape)}")
+def reduce_ten_crop(x: np.ndarray, crops: str | int, name: str = "<array>", crop_axis: int = 1) -> np.ndarray:
+    """``[T, C, D]`` (or ``[C, T, D]`` with ``crop_axis=0``) -> ``[T, D]``: mean over the crop
+    axis, or crop ``crops``."""
+    want = "[T>0, crops, D] (RTFM ten-crop)" if crop_axis == 1 else "[crops, T>0, D] (UR-DMU combined)"
+    if x.ndim != 3 or x.shape[1 - crop_axis] == 0:
+        raise FeatureImportError(f"{name}: expected {want}, got shape {list(x.shape)}")
+    if crop_axis == 1 and x.shape[0] == 10 and x.shape[1] != 10:
+        # The same file name as UR-DMU's crop-first file: averaging the wrong axis would import
+        # garbage with no error, so refuse instead of guessing.
+        raise FeatureImportError(f"{name}: shape {list(x.shape)} looks crop-first [10, T, D] (UR-DMU's combined "
+                                 "<Video>_i3d.npy); use format: urdmu_npy")
+    x = np.moveaxis(x, crop_axis, 1)
     if crops == "mean":
         out = x.astype(np.float64).mean(axis=1)
     else:
@@ -252,8 +266,8 @@ def load_video(fmt: Format, files: dict[int, Path], crops: str | int = "mean") -
         return x, sha
     (k, data), = blobs.items()
     name = str(files[k])
-    if fmt.crops == "axis":
-        x = reduce_ten_crop(_load_npy(data, name), crops, name)
+    if fmt.crops in ("axis", "axis0"):
+        x = reduce_ten_crop(_load_npy(data, name), crops, name, crop_axis=1 if fmt.crops == "axis" else 0)
     else:
         x = parse_sultani_txt(data, name)
     return x, digests[k]

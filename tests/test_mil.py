@@ -8,7 +8,7 @@ from sklearn.metrics import roc_auc_score
 
 from vadflow.methods import get_method
 from vadflow.methods.base import MethodError, VideoData
-from vadflow.methods.mil import MIL, MILNet, ekosman_loss, mil_loss
+from vadflow.methods.mil import MIL, MILNet, ekosman_loss, mil_loss, sample_batch
 from vadflow.methods.segments32 import boundaries, make_bag, segments_to_frames
 from vadflow.video.geometry import rnd
 
@@ -105,6 +105,26 @@ def test_param_count_and_init():
         assert torch.equal(y, net(x))  # dropout off in eval
 
 
+@pytest.mark.parametrize("d, count", [(1024, 557_697), (768, 426_625), (512, 295_553)])
+def test_seed001_param_counts(d, count):
+    assert sum(p.numel() for p in MILNet(d, 0.4, (512, 64)).parameters()) == count  # spec §3, seed 001
+
+
+def test_sampler_distinct_anomalous_then_normal_and_seeded():
+    labels = np.array([True] * 40 + [False] * 35)
+    idx_a, idx_n = np.flatnonzero(labels), np.flatnonzero(~labels)
+    batches = [sample_batch(np.random.default_rng(7), idx_a, idx_n, 30, 30) for _ in range(2)]
+    np.testing.assert_array_equal(batches[0], batches[1])  # reproducible from the seed
+    rng = np.random.default_rng(7)
+    seen = set()
+    for _ in range(5):
+        b = sample_batch(rng, idx_a, idx_n, 30, 30)
+        assert len(b) == 60 and labels[b[:30]].all() and not labels[b[30:]].any()
+        assert len(set(b[:30].tolist())) == 30 and len(set(b[30:].tolist())) == 30
+        seen.add(tuple(b))
+    assert len(seen) == 5  # a fresh permutation every iteration
+
+
 # -- segments ---------------------------------------------------------------------------------------
 def test_rnd_rounds_half_up():
     assert rnd(np.array([0.5, 1.5, 2.5, 4.5, 2.49])).tolist() == [1, 2, 3, 5, 2]
@@ -118,7 +138,6 @@ def test_sultani_boundaries_and_bag(k):
     f = rng.random((k, d)).astype(np.float32) + 0.1
     b = B_SULTANI[k]
     f[: max(b[1], 1)] = 0.0  # zero clips -> segment 0 has norm 0 and must stay a row of zeros
-    f[-1] = 1e6  # last clip is never used
     want = []
     for i in range(32):
         s = f[b[i]] if b[i + 1] <= b[i] else f[b[i] : b[i + 1]].mean(0)
@@ -135,10 +154,32 @@ def test_sultani_boundaries_and_bag(k):
         assert zero.tolist()[:3] == [True, True, True] and zero.sum() == 3
         np.testing.assert_allclose(got[3], got[4])  # b3 = b4 = 1: both F[1] normalised
         np.testing.assert_allclose(got[3], f[1] / np.linalg.norm(f[1]), atol=1e-6)
-    assert got.max() < 1.0 + 1e-6  # F[k-1] = 1e6 never leaked in
+    # The last clip: a different direction changes nothing for k >= 18 (spec §10.4 says k >= 2, but
+    # its own formula gives segment 31 = F[k-1] alone up to k = 17: b_31 = rnd(31(k-1)/32) = k-1).
+    f2 = f.copy()
+    f2[-1] = rng.random(d)[::-1] * 7
+    changed = not np.allclose(make_bag(f2, "sultani"), got)
+    assert changed == (k <= 17)
     # numpy's half-to-even rounding would give different boundaries (e.g. k = 7, i = 24: 4.5 -> 5)
     if k == 7:
         assert B_SULTANI[7][24] == 5
+
+
+def test_last_clip_is_used_only_up_to_k17():
+    for k in range(2, 200):
+        f = np.ones((k, 3), np.float32)
+        f2 = f.copy()
+        f2[-1] = [5.0, -1.0, 2.0]
+        assert (not np.allclose(make_bag(f, "sultani"), make_bag(f2, "sultani"))) == (k <= 17), k
+
+
+@pytest.mark.parametrize("rule", ["sultani", "seed001"])
+@pytest.mark.parametrize("k", [5, 31, 32, 33, 100, 1000])
+def test_bags_are_32_unit_rows(rule, k):
+    f = np.random.default_rng(k).random((k, 6)).astype(np.float32) + 0.01
+    bag = make_bag(f, rule)
+    assert bag.shape == (32, 6)
+    np.testing.assert_allclose(np.linalg.norm(bag, axis=1), 1.0, atol=1e-5)
 
 
 def test_segment_rules_one_hot_k33():

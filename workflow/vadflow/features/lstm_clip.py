@@ -52,7 +52,7 @@ PRETRAIN_DEFAULTS: dict[str, Any] = {
     "epochs": 100,
     "lr": 1e-5,
     "decay": 1e-6,
-    "batch_size": 32,
+    "batch_size": 16,  # mil.md A10
     "eval_every": 20,
     "frames": 16,
 }

@@ -99,6 +99,12 @@ def ekosman_loss(
     return loss
 
 
+def sample_batch(rng: np.random.Generator, idx_a: np.ndarray, idx_n: np.ndarray, ba: int, bn: int) -> np.ndarray:
+    """One training batch (spec §5): ``ba`` distinct anomalous videos, then ``bn`` distinct normal
+    ones, each from a fresh permutation of its class; no epochs."""
+    return np.concatenate([idx_a[rng.permutation(len(idx_a))[:ba]], idx_n[rng.permutation(len(idx_n))[:bn]]])
+
+
 class MIL(NeuralMethod):
     kind = "mil"
     layouts = ("clips", "segments32")
@@ -201,9 +207,7 @@ class MIL(NeuralMethod):
         self.net.train()
         n_iter = int(cfg["iterations"])
         for it in range(n_iter):
-            pick_a = idx_a[rng.permutation(len(idx_a))[:ba]]
-            pick_n = idx_n[rng.permutation(len(idx_n))[:bn]]
-            sel = torch.from_numpy(np.concatenate([pick_a, pick_n])).to(device)
+            sel = torch.from_numpy(sample_batch(rng, idx_a, idx_n, ba, bn)).to(device)
             f = self.net(x_all[sel]).squeeze(-1)  # [ba + bn, 32], dropout on
             lam = (cfg["lambda_sparsity"], cfg["lambda_smooth"], cfg["lambda_weight"])
             if ekosman:

@@ -18,6 +18,7 @@ from vadflow.methods.base import MethodError, VideoData
 from vadflow.methods.heads import (
     ProjectionHead,
     event_clips,
+    simclr_views,
     load_head,
     make_head,
     save_head,
@@ -26,6 +27,7 @@ from vadflow.methods.heads import (
     train_head,
 )
 from vadflow.methods.lof import LOF, run_thesis, snippet_labels, thesis_split
+from vadflow.video.geometry import n_clips
 
 
 def video(vid, feats, anomalous=False, frame_labels=None, cls=None, clip_len=16):
@@ -79,6 +81,7 @@ def test_lof_by_hand_k2():
     model = LOF({"kind": "lof", "head": "none", "n_neighbors": 2})
     model.fit(train)
     np.testing.assert_allclose(-model._lof.negative_outlier_factor_, 1.0)
+    np.testing.assert_allclose(model._lof._lrd, 2 / 3)
     np.testing.assert_allclose(model.snippet_scores(np.array([[10.0], [1.5]])), [5.0, 2 / 3])
 
 
@@ -98,6 +101,36 @@ def test_toy_gaussians_auc_and_frame_scores():
     assert frames.shape == (167,)
     np.testing.assert_allclose(frames[:160], np.repeat(clip, 16))
     np.testing.assert_allclose(frames[160:], clip[-1])
+
+
+def test_standard_protocol_frame_auc_and_sign_in_scores():
+    """§8.10 and §8.6: normal training videos, test videos with planted shifted snippets and frame
+    labels; the min-max normalised frame scores keep -score_samples' order and the pooled frame
+    AUC exceeds 0.9."""
+    from scipy.stats import spearmanr
+
+    from vadflow.evaluation.frame_metrics import frame_metrics
+
+    rng = np.random.default_rng(3)
+    train = [video(f"n{i}", rng.normal(size=(60, 8))) for i in range(5)]
+    model = LOF({"kind": "lof", "head": "none"})
+    model.fit(train)
+    tests, labels = [], []
+    for i in range(6):
+        x = rng.normal(size=(12, 8))
+        lab = np.zeros(12 * 16, np.int8)
+        if i % 2:
+            x[4:8] += 4
+            lab[64:128] = 1
+        tests.append(video(f"t{i}", x, anomalous=bool(i % 2), frame_labels=lab))
+        labels.append(lab)
+    raw = {v.id: model.score(v) for v in tests}
+    scores = model.finalize_scores(raw)
+    allraw = np.concatenate([-model._lof.score_samples(v.features.astype(np.float64)).repeat(16) for v in tests])
+    alls = np.concatenate([scores[v.id] for v in tests])
+    assert spearmanr(alls, allraw).statistic == pytest.approx(1.0)
+    m = frame_metrics(labels, [scores[v.id] for v in tests], [v.anomalous for v in tests])
+    assert m["auc"] > 0.9
 
 
 def test_minmax_keeps_order_and_save_load_roundtrip(tmp_path):
@@ -157,6 +190,31 @@ def test_supcon_loss_by_hand():
     z = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     assert float(supcon_loss(z, torch.tensor([0, 0, 1]), 1.0)) == pytest.approx(0.31326, abs=1e-5)
     assert float(supcon_loss(z, torch.tensor([0, 0, 1]), 1.0, reduction="sum")) == pytest.approx(0.62652, abs=1e-5)
+
+
+def test_simclr_batch_is_supcon_with_video_ids():
+    """§8.8: 4 views per video, each from its own video; the loss is SupCon with labels = video ids."""
+    rng = np.random.default_rng(0)
+    vids = [torch.from_numpy(rng.normal(size=(n, 5)).astype(np.float32)) + 10 * j for j, n in enumerate((6, 9, 2))]
+    x, ids = simclr_views(vids, 4, 0.0, np.random.default_rng(1), torch.Generator().manual_seed(0))
+    assert ids.tolist() == [0] * 4 + [1] * 4 + [2] * 4 and x.shape == (12, 5)
+    for j, v in enumerate(vids):
+        rows = x[4 * j: 4 * j + 4]
+        hits = [[bool(torch.equal(r, s)) for s in v] for r in rows]
+        assert all(any(h) for h in hits)  # every view is a snippet of its own video
+        if len(v) >= 4:  # distinct times when the video has enough snippets
+            assert len({h.index(True) for h in hits}) == 4
+    z = torch.from_numpy(rng.normal(size=(12, 3)).astype(np.float32))
+    # By hand for anchor 0: positives 1..3 among 11 others, cosine similarities / 0.07.
+    zn = torch.nn.functional.normalize(z, dim=1)
+    sim = zn @ zn.T / 0.07
+    def anchor(i):
+        others = [j for j in range(12) if j != i]
+        pos = [j for j in others if ids[j] == ids[i]]
+        den = torch.logsumexp(sim[i, others], 0)
+        return -torch.stack([sim[i, p] - den for p in pos]).mean()
+    want = torch.stack([anchor(i) for i in range(12)]).mean()
+    assert float(supcon_loss(z, ids)) == pytest.approx(float(want), rel=1e-5)
 
 
 def test_silhouette_equals_sklearn():
@@ -250,7 +308,7 @@ def test_snippet_labels_more_than_three_of_sixteen():
     lab[0:3] = 1  # snippet 0: 3 anomalous frames -> normal
     lab[16:20] = 1  # snippet 1: 4 anomalous frames -> anomalous
     lab[32:40] = 1  # the dropped tail does not count
-    np.testing.assert_array_equal(snippet_labels(lab, 40 // 16), [0, 1])
+    np.testing.assert_array_equal(snippet_labels(lab, n_clips(40, 16, 16, "drop")), [0, 1])
     np.testing.assert_array_equal(snippet_labels(lab, 2, threshold=2), [1, 1])
 
 
@@ -295,7 +353,7 @@ def test_run_thesis_fits_only_on_normal_snippets(monkeypatch):
     assert (df["n_videos"] == 4).all() and df["protocol"].eq("thesis").all()
     assert rows["auc"].min() > 0.95
     mean = df[df["seed"] == "mean"].iloc[0]
-    assert mean["auc"] == pytest.approx(rows["auc"].mean()) and mean["auc_std"] == pytest.approx(rows["auc"].std(ddof=0))
+    assert mean["auc"] == pytest.approx(rows["auc"].mean()) and mean["auc_std"] == pytest.approx(rows["auc"].std(ddof=1))
     # Every fitting point is a normal snippet (anomalous ones are shifted by +6 in every dim).
     assert len(seen) == 3 and all(x.mean(1).max() < 3 for x in seen)
     with_normal = run_thesis({"kind": "lof", "head": "none", "thesis_seeds": [0], "include_normal_test": True}, vids)

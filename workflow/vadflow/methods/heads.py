@@ -183,8 +183,8 @@ def event_clips(videos: list[VideoData], snippet_threshold: int = 3) -> tuple[np
     if unannotated:
         raise MethodError(
             f"labelled set `events` needs temporal annotations of the anomalous training videos; {len(unannotated)} have none "
-            f"({', '.join(unannotated[:3])}...). Use `labelled: {{source: file, path: ...}}` with features of a labelled "
-            "action dataset (e.g. UCF101, one class per video), or a `random`/`simclr` head"
+            f"({', '.join(unannotated[:3])}...). Use a labelled action dataset: `labelled: {{source: dataset, dataset: ucf101}}` "
+            "with an action_folder dataset (UCF-101), or `{{source: file, path: ...}}`; or a `random`/`simclr` head"
         )
     if not xs:
         raise MethodError("labelled set `events`: no training video")
@@ -257,6 +257,8 @@ def silhouette(x: np.ndarray, labels: list[str] | np.ndarray, max_n: int = 5000,
     if len(set(labels.tolist())) < 2 or len(labels) < 3:
         return None
     if len(labels) > max_n:
+        # O(n^2) distances: beyond max_n points a seeded subsample estimates the mean (logged).
+        log.info("silhouette on a seeded subsample of %d of %d points", max_n, len(labels))
         idx = np.sort(np.random.default_rng(seed).choice(len(labels), max_n, replace=False))
         x, labels = x[idx], labels[idx]
         if len(set(labels.tolist())) < 2:
@@ -287,6 +289,18 @@ def _noisy(x: torch.Tensor, noise: float, g: torch.Generator) -> torch.Tensor:
     if noise <= 0:
         return x
     return x + torch.randn(x.shape, generator=g, dtype=x.dtype) * noise
+
+
+def simclr_views(videos: list[torch.Tensor], views: int, noise: float, rng: np.random.Generator,
+                 g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A ``simclr`` batch: ``views`` snippets of each video at different times (distinct when the
+    video has enough) plus feature noise; the ids (the video's position) are SupCon's labels."""
+    xs, ids = [], []
+    for j, f in enumerate(videos):
+        t = rng.choice(len(f), size=views, replace=len(f) < views)
+        xs.append(_noisy(f[torch.from_numpy(t)], noise, g))
+        ids += [j] * views
+    return torch.cat(xs), torch.tensor(ids)
 
 
 def _folded(lin: nn.Linear, mu: torch.Tensor, sd: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -384,15 +398,9 @@ def train_head(cfg: dict[str, Any], train: list[VideoData], labelled: tuple[np.n
                 chunk = perm[i:i + bs]
                 if len(chunk) < 2:  # one video alone has no negatives
                     continue
-                xs, ids = [], []
-                for j, vi in enumerate(chunk):
-                    f = feats[vi]
-                    # `views` snippets at different times (distinct when the video has enough).
-                    t = rng.choice(len(f), size=views, replace=len(f) < views)
-                    xs.append(_noisy(f[torch.from_numpy(t)], float(cfg["noise"]), g))
-                    ids += [j] * views
-                z = lin(torch.cat(xs).to(dev))
-                loss = supcon_loss(z, torch.tensor(ids, device=dev), float(cfg["temperature"]))
+                xb, ids = simclr_views([feats[vi] for vi in chunk], views, float(cfg["noise"]), rng, g)
+                # SimCLR is SupCon with the video as the label (spec §4, P(i) = the other views).
+                loss = supcon_loss(lin(xb.to(dev)), ids.to(dev), float(cfg["temperature"]))
                 opt.zero_grad()
                 loss.backward()
                 opt.step()

@@ -225,7 +225,8 @@ def run_thesis(cfg: dict[str, Any], videos: list[VideoData], head: ProjectionHea
     aucs = np.array([r["auc"] for r in rows])
     df = pd.DataFrame(rows)
     df.insert(2, "auc_std", np.nan)
-    mean = {"seed": "mean", "auc": float(aucs.mean()), "auc_std": float(aucs.std()), "n_fit": int(df["n_fit"].mean()),
+    # "±" over seeds read as the sample std (ddof = 1; spec §7.3 leaves it open); NaN for one seed.
+    mean = {"seed": "mean", "auc": float(aucs.mean()), "auc_std": float(aucs.std(ddof=1)) if len(aucs) > 1 else float("nan"), "n_fit": int(df["n_fit"].mean()),
             "n_test_normal": int(df["n_test_normal"].mean()), "n_test_anomalous": int(df["n_test_anomalous"].mean())}
     df = pd.concat([df, pd.DataFrame([mean])], ignore_index=True)
     df.insert(0, "protocol", "thesis")

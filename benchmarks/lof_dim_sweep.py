@@ -61,7 +61,7 @@ def main() -> None:
         thesis = run_thesis({"kind": "lof", "head": "random", "embedding_dim": dim, "thesis_seeds": a.seeds,
                              "standardize": a.standardize}, test)
         th = thesis[thesis["seed"] == "mean"].iloc[0]
-        rows.append({"d": dim or f"{raw_dim} (no head)", "frame_auc": np.mean(frame_aucs), "frame_auc_std": np.std(frame_aucs),
+        rows.append({"d": dim or f"{raw_dim} (no head)", "frame_auc": np.mean(frame_aucs), "frame_auc_std": np.std(frame_aucs, ddof=1),
                      "thesis_auc": th["auc"], "thesis_auc_std": th["auc_std"],
                      "thesis_table_3_3": THESIS_TABLE_3_3.get(dim), "seconds": time.perf_counter() - t0})
     df = pd.DataFrame(rows)

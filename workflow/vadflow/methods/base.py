@@ -63,8 +63,23 @@ class Method(abc.ABC):
     #: "frame": needs temporal labels on training videos; "video": video labels suffice.
     supervision: ClassVar[str] = "frame"
 
+    #: feature dimension the trained model expects (set by ``fit``/``load_state``); None before.
+    in_dim: int | None = None
+
     def __init__(self, cfg: dict[str, Any]) -> None:
         self.cfg = dict(cfg)
+
+    def checked_features(self, video: VideoData) -> np.ndarray:
+        """The video's features as float32 ``[K>0, D]``, after checking its layout is one this
+        method accepts and, once trained, that D is the model's; the error names the video."""
+        if video.layout not in self.layouts:
+            raise MethodError(f"{self.kind} needs feature layout {self.layouts}, video {video.id!r} has {video.layout!r}")
+        x = np.asarray(video.features, dtype=np.float32)
+        if x.ndim != 2 or len(x) == 0:
+            raise MethodError(f"video {video.id!r}: expected features [K>0, D], got shape {list(x.shape)}")
+        if self.in_dim is not None and x.shape[1] != self.in_dim:
+            raise MethodError(f"video {video.id!r}: feature dim {x.shape[1]}, model was trained on {self.in_dim}")
+        return x
 
     @abc.abstractmethod
     def fit(self, train: list[VideoData]) -> None:

@@ -144,13 +144,7 @@ class MIL(NeuralMethod):
     def bag(self, video: VideoData) -> np.ndarray:
         """``[32, D]`` float32: clip features through the configured segment rule, or a
         ``segments32`` video's rows as they are."""
-        if video.layout not in self.layouts:
-            raise MethodError(f"mil needs feature layout {self.layouts}, video {video.id!r} has {video.layout!r}")
-        x = np.asarray(video.features, dtype=np.float32)
-        if x.ndim != 2 or len(x) == 0:
-            raise MethodError(f"video {video.id!r}: expected features [K>0, D], got shape {list(x.shape)}")
-        if self.in_dim is not None and x.shape[1] != self.in_dim:
-            raise MethodError(f"video {video.id!r}: feature dim {x.shape[1]}, model was trained on {self.in_dim}")
+        x = self.checked_features(video)
         if video.layout == "segments32":
             if len(x) != seg.T:
                 raise MethodError(f"video {video.id!r}: layout segments32 needs 32 rows, got {len(x)}")

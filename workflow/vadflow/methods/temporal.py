@@ -94,14 +94,7 @@ class TemporalMethod(NeuralMethod):
         return w
 
     def _check_video(self, video: VideoData) -> np.ndarray:
-        if video.layout not in self.layouts:
-            raise MethodError(f"{self.kind} needs feature layout {self.layouts}, video {video.id!r} has {video.layout!r}")
-        x = np.asarray(video.features, dtype=np.float32)
-        if x.ndim != 2 or len(x) == 0:
-            raise MethodError(f"video {video.id!r}: expected features [K>0, D], got shape {list(x.shape)}")
-        if self.in_dim is not None and x.shape[1] != self.in_dim:
-            raise MethodError(f"video {video.id!r}: feature dim {x.shape[1]}, model was trained on {self.in_dim}")
-        return self.scaler(x)
+        return self.scaler(self.checked_features(video))
 
     def _batch(
         self, x: list[np.ndarray], m: list[np.ndarray], a: list[np.ndarray], device: torch.device

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -303,6 +303,19 @@ def simclr_views(videos: list[torch.Tensor], views: int, noise: float, rng: np.r
     return torch.cat(xs), torch.tensor(ids)
 
 
+def _train_epoch(opt: torch.optim.Optimizer, losses: Iterator[torch.Tensor]) -> float:
+    """One optimiser step per batch loss (drawn lazily, so each batch is built after the last
+    step); returns the epoch's mean batch loss."""
+    total, steps = 0.0, 0
+    for loss in losses:
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        total += loss.item()
+        steps += 1
+    return total / max(steps, 1)
+
+
 def _folded(lin: nn.Linear, mu: torch.Tensor, sd: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Weights of ``x -> lin((x - mu) / sd)`` as one Linear on raw features: W/sd, b - (W/sd) mu."""
     w = lin.weight.detach().cpu().to(torch.float64) / sd.to(torch.float64)[None, :]
@@ -336,7 +349,6 @@ def train_head(cfg: dict[str, Any], train: list[VideoData], labelled: tuple[np.n
         lin.bias.copy_(init.bias)
     g = torch.Generator().manual_seed(seed + 1)
     rng = np.random.default_rng(seed)
-    history: list[float] = []
     meta: dict[str, Any] = {"mode": mode, "seed": seed, "embedding_dim": dim, "in_dim": in_dim}
 
     if mode in ("ce", "supcon"):
@@ -357,24 +369,20 @@ def train_head(cfg: dict[str, Any], train: list[VideoData], labelled: tuple[np.n
         meta.update(classes=classes, n_labelled=int(len(y_np)), class_counts={c: int((y_np == i).sum()) for i, c in enumerate(classes)})
         meta["silhouette_init"] = silhouette(init(x_np), names, seed=seed)
         bs, views = int(cfg["batch_size"]), int(cfg["views"])
-        for _ in range(int(cfg["epochs"])):
+
+        def labelled_losses() -> Iterator[torch.Tensor]:
             perm = torch.from_numpy(rng.permutation(len(y)))
-            total, steps = 0.0, 0
             for i in range(0, len(perm), bs):
                 idx = perm[i:i + bs]
                 xb = torch.cat([_noisy(x[idx], float(cfg["noise"]), g) for _ in range(views)]).to(dev)
                 yb = y[idx].repeat(views).to(dev)
                 z = lin(xb)
                 if clf is not None:
-                    loss = nn.functional.cross_entropy(clf(z), yb)
+                    yield nn.functional.cross_entropy(clf(z), yb)
                 else:
-                    loss = supcon_loss(z, yb, float(cfg["temperature"]))
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += loss.item()
-                steps += 1
-            history.append(total / max(steps, 1))
+                    yield supcon_loss(z, yb, float(cfg["temperature"]))
+
+        history = [_train_epoch(opt, labelled_losses()) for _ in range(int(cfg["epochs"]))]
         head = ProjectionHead(*_folded(lin, mu, sd), meta)
         meta["silhouette"] = silhouette(head(x_np), names, seed=seed)
         if validation is not None:
@@ -391,22 +399,18 @@ def train_head(cfg: dict[str, Any], train: list[VideoData], labelled: tuple[np.n
         opt = torch.optim.Adam(lin.parameters(), lr=float(cfg["lr"]))
         bs, views = max(2, int(cfg["batch_size"])), int(cfg["views"])
         meta.update(n_videos=len(vids), n_snippets=int(sum(len(f) for f in feats)))
-        for _ in range(int(cfg["epochs"])):
+
+        def simclr_losses() -> Iterator[torch.Tensor]:
             perm = rng.permutation(len(vids))
-            total, steps = 0.0, 0
             for i in range(0, len(perm), bs):
                 chunk = perm[i:i + bs]
                 if len(chunk) < 2:  # one video alone has no negatives
                     continue
                 xb, ids = simclr_views([feats[vi] for vi in chunk], views, float(cfg["noise"]), rng, g)
                 # SimCLR is SupCon with the video as the label (spec §4, P(i) = the other views).
-                loss = supcon_loss(lin(xb.to(dev)), ids.to(dev), float(cfg["temperature"]))
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += loss.item()
-                steps += 1
-            history.append(total / max(steps, 1))
+                yield supcon_loss(lin(xb.to(dev)), ids.to(dev), float(cfg["temperature"]))
+
+        history = [_train_epoch(opt, simclr_losses()) for _ in range(int(cfg["epochs"]))]
         head = ProjectionHead(*_folded(lin, mu, sd), meta)
     meta["history"] = history
     head.meta = meta

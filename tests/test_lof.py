@@ -303,6 +303,19 @@ def test_trained_heads_are_one_linear_and_roundtrip(mode, tmp_path):
 # ----------------------------------------------------------------------------- thesis protocol
 
 
+@pytest.mark.parametrize("mode", ["ce", "supcon", "simclr"])
+def test_trained_heads_depend_on_their_seed_only(mode):
+    rng = np.random.default_rng(4)
+    vids = [video(f"v{i}", rng.normal(size=(6, 5)) + (i >= 3) * (1 + i % 2), anomalous=i >= 3,
+                  frame_labels=np.full(96, int(i >= 3), np.int8), cls=["A", "B"][i % 2] if i >= 3 else None) for i in range(6)]
+    cfg = {"name": "h", "mode": mode, "features": "x", "embedding_dim": 3, "epochs": 2, "batch_size": 4, "seed": 5}
+    heads = []
+    for global_seed in (1, 2):  # whatever the global torch RNG holds
+        torch.manual_seed(global_seed)
+        heads.append(train_head(cfg, vids))
+    assert torch.equal(heads[0].weight, heads[1].weight) and heads[0].meta["history"] == heads[1].meta["history"]
+
+
 def test_snippet_labels_more_than_three_of_sixteen():
     lab = np.zeros(40, dtype=np.int8)  # a 40-frame video: 2 complete snippets, tail dropped
     lab[0:3] = 1  # snippet 0: 3 anomalous frames -> normal

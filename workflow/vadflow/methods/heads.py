@@ -363,7 +363,14 @@ def train_head(cfg: dict[str, Any], train: list[VideoData], labelled: tuple[np.n
         y = torch.from_numpy(y_np)
         mu, sd = x.mean(0), x.std(0) + 1e-6
         x = (x - mu) / sd
-        clf = nn.Linear(dim, len(classes)).to(dev) if mode == "ce" else None
+        clf = None
+        if mode == "ce":
+            # The (discarded) classifier is initialised from the head's seed as well: from the
+            # global RNG, ce heads differed from run to run.
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed + 2)
+                clf = nn.Linear(dim, len(classes))
+            clf = clf.to(dev)
         params = list(lin.parameters()) + (list(clf.parameters()) if clf is not None else [])
         opt = torch.optim.Adam(params, lr=float(cfg["lr"]))
         meta.update(classes=classes, n_labelled=int(len(y_np)), class_counts={c: int((y_np == i).sum()) for i, c in enumerate(classes)})

@@ -135,8 +135,8 @@ def _frames_decord(path: Path, size: tuple[int, int], frame_hw: tuple[int, int],
     # reader: parallelism comes from decoding several videos at once (decode_workers).
     vr = _open_decord(path)
     n = len(vr)
-    # Sparse indices (tail: spread) are fetched alone: decord seeks to the nearest key frame
-    # instead of decoding the whole video.
+    # A subset of frames (e.g. tail: spread) is fetched by index: decord seeks to the nearest
+    # key frame instead of decoding the whole video.
     order = np.arange(n) if wanted is None else wanted[wanted < n]
     chunk = int(max(8, min(128, (64 << 20) // max(1, frame_hw[0] * frame_hw[1] * 3))))  # ~64 MB of frames
     for a in range(0, len(order), chunk):
@@ -188,21 +188,17 @@ def iter_clips(path: str | Path, spec: ClipSpec, info: VideoInfo, backend: str =
     idx = clip_frame_indices(info.n_frames, spec.clip_len, spec.stride, spec.tail)
     if len(idx) == 0:
         return
-    # Only frames some clip uses are decoded (when sparse) and buffered: a spread clip spans
-    # the whole video, and holding every frame of a long one would not fit in memory.
+    # Only frames some clip uses are decoded and buffered: a spread clip spans the whole video,
+    # and holding every frame of a long one would not fit in memory.
     used = np.unique(idx)
-    sparse = len(used) < info.n_frames
-    needed = np.zeros(info.n_frames, bool)
-    needed[used] = True
     buf: deque[tuple[int, np.ndarray]] = deque()
     k = 0
     last = None
     n_seen = 0
-    for j, frame in _indexed_frames(Path(path), spec, info, backend, used if sparse else None):
+    for j, frame in _indexed_frames(Path(path), spec, info, backend, used if len(used) < info.n_frames else None):
         n_seen = j + 1
+        buf.append((j, frame))
         last = frame
-        if j >= info.n_frames or needed[j]:
-            buf.append((j, frame))
         while k < len(idx) and idx[k, -1] <= j:
             yield _gather(buf, idx[k], last)
             k += 1

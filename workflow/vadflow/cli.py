@@ -143,6 +143,7 @@ def cmd_score(a: argparse.Namespace) -> None:
 
 def cmd_train_head(a: argparse.Namespace) -> None:
     from vadflow.features.store import FeatureStore
+    from vadflow.methods.base import MethodError
     from vadflow.methods.data import load_videos
     from vadflow.methods.heads import dataset_clips, file_clips, head_config, save_head, train_head
 
@@ -151,8 +152,6 @@ def cmd_train_head(a: argparse.Namespace) -> None:
     with FeatureStore(a.features) as store:
         attrs = store.attrs
     train = load_videos(a.manifest, a.labels, a.features, split="train", method=cfg.get("name", ""), kind="head")
-    from vadflow.methods.base import MethodError
-
     labelled = validation = None
     in_dim = int(train[0].features.shape[1])
     source = cfg["labelled"]["source"] if cfg["mode"] in ("ce", "supcon") else None

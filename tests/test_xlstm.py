@@ -18,6 +18,7 @@ from vadflow import config as vc
 from vadflow.features import lstm_clip as xl
 from vadflow.features.backbones.frames import FrameModel
 from vadflow.io import sha256_file
+from vadflow.video.geometry import rnd, spread_indices
 
 
 class TinyCNN(FrameModel):
@@ -179,14 +180,14 @@ def test_action_sequences_spread_frames_over_the_whole_video(tmp_path):
     frames = write_frames(tmp_path / "f.h5", {"v1": video(50), "v2": video(23), "v3": video(30)})
     seq = xl.action_sequences(man, frames, "train", n=16)
     assert seq.y == ["A", "B"] and seq.x.shape == (2, 16, 3)
-    assert seq.x[0, :, 0].tolist() == xl.spread_indices(50, 16).tolist()
-    assert seq.x[1, :, 0].tolist() == xl.spread_indices(23, 16).tolist()
-    assert xl.spread_indices(50, 16)[[0, -1]].tolist() == [0, 49]
-    assert xl.rnd(np.array([0.5, 1.5, 2.5])).tolist() == [1, 2, 3]  # rounds half up (A10)
+    assert seq.x[0, :, 0].tolist() == spread_indices(50, 16).tolist()
+    assert seq.x[1, :, 0].tolist() == spread_indices(23, 16).tolist()
+    assert spread_indices(50, 16)[[0, -1]].tolist() == [0, 49]
+    assert rnd(np.array([0.5, 1.5, 2.5])).tolist() == [1, 2, 3]  # rounds half up (A10)
     assert xl.action_sequences(man, frames, "test").y == ["B"]
     # A tail: spread cache holds exactly those frames, one clip per video, and is read as it is.
-    spread = {"v1": (np.repeat(xl.spread_indices(50, 16)[None, :, None], 3, axis=2).astype(np.float32), 50),
-              "v2": (np.repeat(xl.spread_indices(23, 16)[None, :, None], 3, axis=2).astype(np.float32), 23)}
+    spread = {"v1": (np.repeat(spread_indices(50, 16)[None, :, None], 3, axis=2).astype(np.float32), 50),
+              "v2": (np.repeat(spread_indices(23, 16)[None, :, None], 3, axis=2).astype(np.float32), 23)}
     spread_cfg = {**FRAME_CFG, "clip_len": 16, "stride": 16, "tail": "spread"}
     seq_s = xl.action_sequences(man, write_frames(tmp_path / "s.h5", spread, spread_cfg), "train", n=16)
     assert seq_s.y == seq.y and np.array_equal(seq_s.x, seq.x)

@@ -36,7 +36,7 @@ from torch import nn
 
 from vadflow.data.annotations import clip_anomalous_frames, event_clip_classes
 from vadflow.io import atomic_path, sha256_file
-from vadflow.video.geometry import rnd, spread_indices  # noqa: F401 - rnd is part of this module's API
+from vadflow.video.geometry import spread_indices
 
 log = logging.getLogger(__name__)
 

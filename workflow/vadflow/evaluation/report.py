@@ -21,6 +21,7 @@ import pandas as pd
 
 from vadflow.evaluation.plots import curves_figure, figure_png, per_class_figure
 from vadflow.io import atomic_path
+from vadflow.provenance import RANDOM_INIT
 
 AUC_METRICS = ("auc", "ap", "eer", "far", "alarms_normal_pct", "alarms_anomalous_pct", "vl_f1", "false_alarms_per_hour",
                "frame_accuracy", "frame_f1")
@@ -28,9 +29,6 @@ AUC_METRICS = ("auc", "ap", "eer", "far", "alarms_normal_pct", "alarms_anomalous
 THESIS_METRICS = ("thesis_snippet_auc", "thesis_snippet_auc_std")
 
 SUMMARY_COLUMNS = ["method", "metric", "value", "video", "status", "error"]
-
-#: the feature_weights value of a seeded, untrained backbone (vadflow.provenance.RANDOM_INIT).
-RANDOM_INIT = "random-init"
 
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:1200px;color:#222}
 table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}

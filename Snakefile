@@ -1,12 +1,10 @@
 # vadflow: video anomaly detection workflow. Thin by design: config, validation, rules.
 # Logic lives in the vadflow package (workflow/vadflow); rules call the `vadflow` CLI.
-from snakemake.utils import validate
-
 import vadflow.config as vc
 
 configfile: "config/config.yaml"
-validate(config, "workflow/schemas/config.schema.yaml")
-vc.check(config)
+# Schema (defaults filled in), per-dataset overrides and cross-key checks: one line naming the key on error.
+vc.validate(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
 
 wildcard_constraints:
     dataset="|".join(config["datasets"]),

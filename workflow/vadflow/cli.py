@@ -8,8 +8,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from typing import Any, Callable
+
+# HDF5 file locking, decided once for every job (README, "Concurrent jobs"): lock where the
+# file system supports it, carry on where it does not (NFS or Lustre without flock make HDF5
+# fail every open with "unable to lock file, errno = 38"). Jobs never share a file being
+# written (atomic_path writes a temporary name), so the locks only guard against outside
+# writers. HDF5 reads this when h5py loads: it must be set before any h5py import.
+os.environ.setdefault("HDF5_USE_FILE_LOCKING", "BEST_EFFORT")
 
 log = logging.getLogger("vadflow")
 
@@ -350,9 +358,11 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from vadflow.features.store import FeatureStoreError
     from vadflow.methods.base import MethodError
     from vadflow.features.lstm_clip import PretrainError
+    from vadflow.io import ArtifactWriteError, UnsafeFileError
     from vadflow.video.decoder import DecodeError
 
-    errors: list[type[BaseException]] = [ConfigError, AnnotationError, DatasetError, FeatureStoreError, MethodError, DecodeError, PretrainError]
+    errors: list[type[BaseException]] = [ConfigError, AnnotationError, DatasetError, FeatureStoreError, MethodError, DecodeError,
+                                         PretrainError, ArtifactWriteError, UnsafeFileError]
     try:
         from vadflow.features.checkpoints import CheckpointError
 

@@ -196,6 +196,8 @@ def describe_error(error: ValidationError, path: tuple, root: dict[str, Any]) ->
         what = _what(error.instance)
         return (f"{key_path(path + (missing,))} is missing: it is required{' for ' + what if what else ''}"
                 + (f"; expected {allowed(sub, root)}{_note(sub)}" if isinstance(sub, dict) and sub else ""))
+    if "propertyNames" in error.relative_schema_path:
+        return f"{where}: the name {show(error.instance)} is not allowed: expected {allowed(error.schema, root)}{_note(error.schema)}"
     if kind in ("minProperties", "maxProperties"):
         return f"{where} = {show(error.instance)}: expected {allowed(error.schema, root)}"
     return f"{where} = {show(error.instance)} is not allowed: expected {allowed(error.schema, root)}{_note(error.schema)}"

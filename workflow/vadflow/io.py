@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import hashlib
 import io
 import json
@@ -44,6 +45,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ArtifactWriteError(f"cannot write {path}: cannot create its folder ({exc})") from exc
+        remove_stale_temps(path)
         try:
             yield tmp
             _fsync(tmp)
@@ -58,6 +60,30 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def remove_stale_temps(path: Path) -> int:
+    """Delete the temporary files that killed writers of ``path`` left (``.<name>.<pid>.tmp``
+    whose process is gone): the next writer of the same artifact cleans up after them. A
+    temp of a live process is kept (Snakemake never runs two writers of one output, but a
+    user might)."""
+    n = 0
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2: -len(".tmp")]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            n += 1
+    return n
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 #: errno values that mean "the disk refused the write", whatever file the block was reading.
@@ -131,9 +157,9 @@ def load_torch(path: str | Path, what: str = "file", remedy: str = "") -> Any:
 def unsafe_reason(err: BaseException) -> str:
     """The informative part of torch's weights_only error (its preamble advises weights_only=False)."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
-    glob = re.search(r"Unsupported global: GLOBAL (\S+)", text)
-    if glob:
-        return f"it references the Python object {glob.group(1)}"
+    found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+    if found:
+        return f"it references the Python object {found.group(1)}"
     after = text.split("WeightsUnpickler error:", 1)
     lines = [ln.strip() for ln in after[-1].splitlines() if ln.strip()]
     return lines[0] if lines else type(err).__name__

@@ -122,14 +122,15 @@ def merge(receipts: Iterable[str | Path], out: str | Path) -> dict[str, int]:
                     raise FeatureStoreError(f"video {vid} appears in two shards ({receipt})")
                 src_path = receipt.parent / rel
                 try:
-                    with h5py.File(src_path, "r") as src:
-                        if str(src["features"].attrs.get("config_hash")) != str(attrs.get("config_hash")):
-                            raise FeatureStoreError(f"{src_path}: cached with other extractor settings than {receipt} says; "
-                                                    "rerun the extraction (snakemake -R extract_features)")
-                        src.copy(src["features"], dst, name=vid)
+                    src = h5py.File(src_path, "r")
                 except OSError as exc:
                     raise FeatureStoreError(f"{src_path}: cached features of {vid} are missing or unreadable ({exc}); "
                                             "rerun the extraction (snakemake -R extract_features)") from exc
+                with src:  # only the source's opening is guarded: a failed write to `out` is not the cache's fault
+                    if str(src["features"].attrs.get("config_hash")) != str(attrs.get("config_hash")):
+                        raise FeatureStoreError(f"{src_path}: cached with other extractor settings than {receipt} says; "
+                                                "rerun the extraction (snakemake -R extract_features)")
+                    src.copy(src["features"], dst, name=vid)
                 n += 1
         dst.attrs["failed"] = json.dumps(failed, sort_keys=True)
         dst.attrs["n_videos"] = n
@@ -143,7 +144,10 @@ class FeatureStore:
         self.path = Path(path)
         if not self.path.is_file():
             raise FeatureStoreError(f"feature file {self.path} does not exist")
-        self._f = h5py.File(self.path, "r")
+        try:
+            self._f = h5py.File(self.path, "r")
+        except OSError as exc:  # e.g. locked by a program writing it in place (README, "Concurrent jobs")
+            raise FeatureStoreError(f"feature file {self.path} cannot be opened: {exc}") from exc
 
     @property
     def attrs(self) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 
 #: the dataset folder: a space, a command substitution, both quote kinds.
-ROOT_NAME = "ucf $(touch PWNED_ROOT) 'q\""
+ROOT_NAME = "ucf $(touch PWNED_ROOT) 'q' \"d\""
 #: synthetic id -> hostile id (no whitespace: UCF-Crime's list formats are whitespace separated).
 #: Each would create a PWNED* file if a shell ever saw it unquoted or badly quoted.
 HOSTILE = {

@@ -32,7 +32,9 @@ WRAPPER = textwrap.dedent('''\
     import vadflow.cli  # first: it sets the HDF5 locking policy before h5py loads
 
     def pause(tag):
-        Path(os.environ["PAUSE_MARKERS"], tag).write_text(str(os.getpid()))
+        marker = Path(os.environ["PAUSE_MARKERS"], tag)
+        marker.with_suffix(".part").write_text(str(os.getpid()))
+        marker.with_suffix(".part").rename(marker)  # the test never reads a marker without its pid
         time.sleep(600)
 
     argv = sys.argv[1:]
@@ -73,14 +75,18 @@ def kill_run_when_paused(workdir: Path, tmp_path: Path, pauses: dict[str, str], 
     # 4 cores: both 2-thread jobs run at once (they still get threads: 2, as in the reference run).
     cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--cores", "4"]
     run = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def paused() -> list[Path]:
+        return [p for p in markers.iterdir() if p.suffix != ".part"]
+
     deadline = time.time() + timeout
-    while time.time() < deadline and run.poll() is None and len(list(markers.iterdir())) < len(pauses):
+    while time.time() < deadline and run.poll() is None and len(paused()) < len(pauses):
         time.sleep(0.05)
     if run.poll() is None:
         os.killpg(run.pid, signal.SIGKILL)
     run.wait()
-    assert sorted(p.name for p in markers.iterdir()) == sorted(pauses), "the jobs did not pause: the kill did not land mid-way"
-    pids = {p.name: int(p.read_text()) for p in markers.iterdir()}
+    assert sorted(p.name for p in paused()) == sorted(pauses), "the jobs did not pause: the kill did not land mid-way"
+    pids = {p.name: int(p.read_text()) for p in paused()}
     for pid in pids.values():  # they were in Snakemake's process group; wait until they are gone
         for _ in range(200):
             try:

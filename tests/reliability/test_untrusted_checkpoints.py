@@ -115,13 +115,13 @@ def test_state_with_missing_or_unexpected_keys_is_refused_listing_them(tmp_path)
     with pytest.raises(MethodError) as err:
         get_method("adnet").load(path)
     msg = str(err.value)
-    assert msg.startswith(f"{path} does not fit a adnet model:")
+    assert msg.startswith(f"{path} does not fit a model of kind adnet:")
     assert f'Missing key(s) in state_dict: "{dropped}"' in msg and 'Unexpected key(s) in state_dict: "stages.0.extra.weight"' in msg
 
 
 def test_a_model_of_another_kind_is_refused(tmp_path):
     path = trained_adnet(tmp_path)
-    with pytest.raises(MethodError, match=rf"{path} holds a 'adnet' model, not a 'edtcn' one"):
+    with pytest.raises(MethodError, match=rf"{path} holds a model of kind 'adnet', not 'edtcn'"):
         get_method("edtcn").load(path)
 
 

@@ -451,8 +451,8 @@ def dataset_inputs(config: dict, dataset: str) -> list[str]:
     """Files the manifest job depends on: the generated folder, or the real list/annotation files.
 
     For real data the list and annotation files are inputs, so editing them (or adding a
-    split file) rebuilds the manifest; a missing root yields no inputs and the job itself
-    fails with the layout help. A missing root fails here, when Snakemake builds the DAG.
+    split file) rebuilds the manifest. A missing root fails here, when Snakemake builds the
+    DAG; a root without the list files yields no inputs and the job fails with the layout help.
     """
     sec = dataset_section(config, dataset)
     if sec["kind"] == "synthetic":

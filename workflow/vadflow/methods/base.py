@@ -133,7 +133,7 @@ def load_model_file(path: str | Path, kind: str, parts: tuple[str, ...] = ("cfg"
     if not isinstance(blob, dict) or any(p not in blob for p in parts):
         raise MethodError(f"{path} is not a vadflow model file (expected a dict with {', '.join(parts)}). {remedy}")
     if blob.get("kind") != kind:
-        raise MethodError(f"{path} holds a {blob.get('kind')!r} model, not a {kind!r} one. {remedy}")
+        raise MethodError(f"{path} holds a model of kind {blob.get('kind')!r}, not {kind!r}. {remedy}")
     _warn_runtime(path, blob.get("meta") or {})
     return blob
 
@@ -147,7 +147,7 @@ def state_errors(path: str | Path, kind: str) -> Iterator[None]:
     except MethodError as exc:
         raise MethodError(f"{path}: {exc}") from None
     except (KeyError, RuntimeError, TypeError, ValueError, AttributeError) as exc:
-        raise MethodError(f"{path} does not fit a {kind} model: {type(exc).__name__}: {exc}; "
+        raise MethodError(f"{path} does not fit a model of kind {kind}: {type(exc).__name__}: {exc}; "
                           "delete it and rerun its train job") from None
 
 

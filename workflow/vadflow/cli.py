@@ -8,8 +8,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from typing import Any, Callable
+
+# HDF5 file locking, decided once for every job (README, "Concurrent jobs"): lock where the
+# file system supports it, carry on where it does not (NFS or Lustre without flock make HDF5
+# fail every open with "unable to lock file, errno = 38"). Jobs never share a file being
+# written (atomic_path writes a temporary name), so the locks only guard against outside
+# writers. HDF5 reads this when h5py loads: it must be set before any h5py import.
+os.environ.setdefault("HDF5_USE_FILE_LOCKING", "BEST_EFFORT")
 
 log = logging.getLogger("vadflow")
 
@@ -380,7 +388,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     for module, name in (("vadflow.config", "ConfigError"), ("vadflow.data.annotations", "AnnotationError"),
                          ("vadflow.data.ucf_crime", "DatasetError"), ("vadflow.features.store", "FeatureStoreError"),
                          ("vadflow.methods.base", "MethodError"), ("vadflow.video.decoder", "DecodeError"),
-                         ("vadflow.features.lstm_clip", "PretrainError"), ("vadflow.features.checkpoints", "CheckpointError")):
+                         ("vadflow.features.lstm_clip", "PretrainError"), ("vadflow.features.checkpoints", "CheckpointError"),
+                         ("vadflow.io", "ArtifactWriteError"), ("vadflow.io", "UnsafeFileError")):
         try:
             errors.append(getattr(importlib.import_module(module), name))
         except ImportError:

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from vadflow.data import annotations as ann
 from vadflow.data.ucf_crime import DatasetError, VideoEntry, load_entries
-from vadflow.io import atomic_path
+from vadflow.io import atomic_path, h5_in_memory
 from vadflow.video.decoder import DecodeError, VideoInfo, probe
 
 log = logging.getLogger(__name__)
@@ -122,16 +122,14 @@ def build_manifest(dataset_cfg: dict, progress: bool = True) -> tuple[pd.DataFra
 
 
 def write_manifest(table: pd.DataFrame, labels: dict[str, np.ndarray], manifest_path: str | Path, labels_path: str | Path, attrs: dict | None = None) -> None:
-    import h5py
-
     with atomic_path(manifest_path) as tmp:
         table.to_csv(tmp, index=False)
-    with atomic_path(labels_path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            for k, v in (attrs or {}).items():
-                f.attrs[k] = v
-            for vid, lab in labels.items():
-                f.create_dataset(vid, data=lab, compression="gzip")
+    # One byte per frame, gzipped: small enough to build in memory (see h5_in_memory).
+    with h5_in_memory(labels_path) as f:
+        for k, v in (attrs or {}).items():
+            f.attrs[k] = v
+        for vid, lab in labels.items():
+            f.create_dataset(vid, data=lab, compression="gzip")
 
 
 def read_manifest(path: str | Path) -> pd.DataFrame:

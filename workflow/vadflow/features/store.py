@@ -9,6 +9,7 @@ without the cache directory.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -33,10 +34,13 @@ class FeatureWriter:
     def __init__(self, path: str | Path, file_attrs: dict[str, Any] | None = None):
         self._ctx = atomic_path(path)
         self._tmp = self._ctx.__enter__()
-        self._f = h5py.File(self._tmp, "w")
         self._failed: dict[str, str] = {}
-        for k, v in (file_attrs or {}).items():
-            self._f.attrs[k] = v
+        try:
+            self._f = h5py.File(self._tmp, "w")
+            for k, v in (file_attrs or {}).items():
+                self._f.attrs[k] = v
+        except BaseException as exc:
+            self._finish(exc)
 
     def add(self, vid: str, feats: np.ndarray, attrs: dict[str, Any], dtype: str = "float16") -> None:
         if feats.ndim < 2 or feats.shape[0] == 0:
@@ -53,19 +57,34 @@ class FeatureWriter:
     def fail(self, vid: str, message: str) -> None:
         self._failed[vid] = message
 
-    def close(self, ok: bool = True) -> None:
-        self._f.attrs["failed"] = json.dumps(self._failed, sort_keys=True)
-        self._f.close()
-        if ok:
+    def close(self, exc: BaseException | None = None) -> None:
+        """Rename the file into place; with ``exc`` (the writer failed) remove it and re-raise,
+        a disk error as ArtifactWriteError naming the file (atomic_path)."""
+        try:
+            self._f.attrs["failed"] = json.dumps(self._failed, sort_keys=True)
+            self._f.close()
+        except BaseException as err:  # a full disk often surfaces only when HDF5 flushes on close
+            exc = exc or err
+            with contextlib.suppress(Exception):
+                self._f.close()
+        self._finish(exc)
+
+    def _finish(self, exc: BaseException | None) -> None:
+        if exc is None:
             self._ctx.__exit__(None, None, None)
-        else:
-            self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+        elif not self._ctx.__exit__(type(exc), exc, exc.__traceback__):
+            raise exc
 
     def __enter__(self) -> "FeatureWriter":
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.close(ok=exc_type is None)
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        try:
+            self.close(exc)
+        except BaseException as err:
+            if err is not exc:
+                raise
+        return False
 
 
 def write_receipt(path: str | Path, shard: str, file_attrs: dict[str, Any], videos: dict[str, Path],
@@ -103,14 +122,15 @@ def merge(receipts: Iterable[str | Path], out: str | Path) -> dict[str, int]:
                     raise FeatureStoreError(f"video {vid} appears in two shards ({receipt})")
                 src_path = receipt.parent / rel
                 try:
-                    with h5py.File(src_path, "r") as src:
-                        if str(src["features"].attrs.get("config_hash")) != str(attrs.get("config_hash")):
-                            raise FeatureStoreError(f"{src_path}: cached with other extractor settings than {receipt} says; "
-                                                    "rerun the extraction (snakemake -R extract_features)")
-                        src.copy(src["features"], dst, name=vid)
+                    src = h5py.File(src_path, "r")
                 except OSError as exc:
                     raise FeatureStoreError(f"{src_path}: cached features of {vid} are missing or unreadable ({exc}); "
                                             "rerun the extraction (snakemake -R extract_features)") from exc
+                with src:  # only the source's opening is guarded: a failed write to `out` is not the cache's fault
+                    if str(src["features"].attrs.get("config_hash")) != str(attrs.get("config_hash")):
+                        raise FeatureStoreError(f"{src_path}: cached with other extractor settings than {receipt} says; "
+                                                "rerun the extraction (snakemake -R extract_features)")
+                    src.copy(src["features"], dst, name=vid)
                 n += 1
         dst.attrs["failed"] = json.dumps(failed, sort_keys=True)
         dst.attrs["n_videos"] = n
@@ -124,7 +144,10 @@ class FeatureStore:
         self.path = Path(path)
         if not self.path.is_file():
             raise FeatureStoreError(f"feature file {self.path} does not exist")
-        self._f = h5py.File(self.path, "r")
+        try:
+            self._f = h5py.File(self.path, "r")
+        except OSError as exc:  # e.g. locked by a program writing it in place (README, "Concurrent jobs")
+            raise FeatureStoreError(f"feature file {self.path} cannot be opened: {exc}") from exc
 
     @property
     def attrs(self) -> dict[str, Any]:

@@ -7,9 +7,11 @@ extractors, Snakemake or evaluation code (see DESIGN.md, "Which way imports go")
 from __future__ import annotations
 
 import abc
+import contextlib
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterator
 
 import numpy as np
 
@@ -113,18 +115,60 @@ class Method(abc.ABC):
         return scores
 
     def save(self, path: str | Path) -> None:
-        import torch
+        """Write the model atomically, with ``meta``: the library versions and thread counts
+        it was trained with (bit-identical results need the same ones, README "Reproducibility")."""
+        from vadflow.device import runtime_info
+        from vadflow.io import save_torch
 
-        from vadflow.io import atomic_path
-
-        with atomic_path(path) as tmp:
-            torch.save({"kind": self.kind, "cfg": self.cfg, "state": self.state()}, tmp)
+        save_torch({"kind": self.kind, "cfg": self.cfg, "state": self.state(), "meta": runtime_info()}, path)
 
     @classmethod
     def load(cls, path: str | Path) -> "Method":
-        import torch
-
-        blob = torch.load(path, map_location="cpu", weights_only=True)
+        blob = load_model_file(path, cls.kind)
         obj = cls(blob["cfg"])
-        obj.load_state(blob["state"])
+        with state_errors(path, cls.kind):
+            obj.load_state(blob["state"])
         return obj
+
+
+def load_model_file(path: str | Path, kind: str, parts: tuple[str, ...] = ("cfg", "state")) -> dict[str, Any]:
+    """A ``model.pt`` of ``kind``, read with weights_only (a pickle that could run code is refused)."""
+    from vadflow.io import UnsafeFileError, load_torch
+
+    remedy = "Delete it and rerun its train job (snakemake -R train)"
+    try:
+        blob = load_torch(path, what="model file", remedy=remedy)
+    except (UnsafeFileError, FileNotFoundError) as exc:
+        raise MethodError(str(exc)) from None
+    if not isinstance(blob, dict) or any(p not in blob for p in parts):
+        raise MethodError(f"{path} is not a vadflow model file (expected a dict with {', '.join(parts)}). {remedy}")
+    if blob.get("kind") != kind:
+        raise MethodError(f"{path} holds a model of kind {blob.get('kind')!r}, not {kind!r}. {remedy}")
+    _warn_runtime(path, blob.get("meta") or {})
+    return blob
+
+
+@contextlib.contextmanager
+def state_errors(path: str | Path, kind: str) -> Iterator[None]:
+    """A saved state that does not fit the model (missing or unexpected keys, wrong shapes)
+    becomes a MethodError naming the file; torch's message lists the keys."""
+    try:
+        yield
+    except MethodError as exc:
+        raise MethodError(f"{path}: {exc}") from None
+    except (KeyError, RuntimeError, TypeError, ValueError, AttributeError) as exc:
+        raise MethodError(f"{path} does not fit a model of kind {kind}: {type(exc).__name__}: {exc}; "
+                          "delete it and rerun its train job") from None
+
+
+def _warn_runtime(path: str | Path, meta: dict[str, Any]) -> None:
+    if not meta:
+        return
+    from vadflow.device import runtime_info
+
+    now = runtime_info()
+    differ = {k: (meta.get(k), now[k]) for k in ("torch", "numpy", "threads") if k in meta and meta.get(k) != now[k]}
+    if differ:
+        logging.getLogger(__name__).warning(
+            "%s was trained with %s; this job runs %s: scores may differ in the last bits (README, Reproducibility)",
+            path, ", ".join(f"{k} {a}" for k, (a, _) in differ.items()), ", ".join(f"{k} {b}" for k, (_, b) in differ.items()))

@@ -20,57 +20,56 @@ from .test_determinism import assert_same_results
 
 pytestmark = pytest.mark.e2e
 
-#: A `vadflow` executable put first on PATH for the killed run: the real CLI, except that the
-#: named training job stops after its second optimiser step, and the named scoring job after
-#: writing its first video into its HDF5 file (flushed, so the file on disk is half-written).
+#: A ``sitecustomize`` module put on PYTHONPATH for the killed run. Rules run the CLI as
+#: ``python -m vadflow`` (config.shell_prefix), so a wrapper on PATH would never be called;
+#: Python imports sitecustomize at start-up in every job instead. The CLI runs as usual, except
+#: that the named training job stops after its second optimiser step, and the named scoring job
+#: after writing its first video into its HDF5 file (flushed, so the file on disk is half-written).
 #: Either then writes its pid to a marker file and sleeps until the test kills the whole run.
-WRAPPER = textwrap.dedent('''\
-    #!{python}
+SITECUSTOMIZE = textwrap.dedent('''\
     import json, os, sys, time
     from pathlib import Path
 
-    import vadflow.cli  # first: it sets the HDF5 locking policy before h5py loads
-
-    def pause(tag):
+    def _pause(tag):
         marker = Path(os.environ["PAUSE_MARKERS"], tag)
         marker.with_suffix(".part").write_text(str(os.getpid()))
         marker.with_suffix(".part").rename(marker)  # the test never reads a marker without its pid
         time.sleep(600)
 
-    argv = sys.argv[1:]
-    name = json.loads(argv[argv.index("--cfg") + 1]).get("name") if "--cfg" in argv else None
-    if argv[:1] == ["train"] and name == os.environ.get("PAUSE_TRAIN"):
+    _argv = sys.argv[1:]  # ["train", "--cfg", ...] for `python -m vadflow train ...`
+    _name = json.loads(_argv[_argv.index("--cfg") + 1]).get("name") if "--cfg" in _argv else None
+    if _argv[:1] == ["train"] and _name == os.environ.get("PAUSE_TRAIN"):
+        import vadflow.cli  # first: it sets the HDF5 locking policy before h5py loads
         import torch
-        step, steps = torch.optim.Adam.step, []
-        def paused_step(self, *a, **k):
-            steps.append(1)
-            if len(steps) == 2:
-                pause("train")
-            return step(self, *a, **k)
-        torch.optim.Adam.step = paused_step
-    if argv[:1] == ["score"] and name == os.environ.get("PAUSE_SCORE"):
+        _step, _steps = torch.optim.Adam.step, []
+        def _paused_step(self, *a, **k):
+            _steps.append(1)
+            if len(_steps) == 2:
+                _pause("train")
+            return _step(self, *a, **k)
+        torch.optim.Adam.step = _paused_step
+    if _argv[:1] == ["score"] and _name == os.environ.get("PAUSE_SCORE"):
+        import vadflow.cli
         import h5py
-        create = h5py.Group.create_dataset
-        def paused_create(self, *a, **k):
-            ds = create(self, *a, **k)
+        _create = h5py.Group.create_dataset
+        def _paused_create(self, *a, **k):
+            ds = _create(self, *a, **k)
             self.file.flush()
-            pause("score")
+            _pause("score")
             return ds
-        h5py.Group.create_dataset = paused_create
-    sys.exit(vadflow.cli.main(argv))
+        h5py.Group.create_dataset = _paused_create
 ''')
 
 
 def kill_run_when_paused(workdir: Path, tmp_path: Path, pauses: dict[str, str], timeout: float = 600) -> dict[str, int]:
     """Start Snakemake with the pausing wrapper; SIGKILL its whole process group once every job
     named in ``pauses`` has paused. Returns the paused jobs' pids (all dead afterwards)."""
-    bin_dir, markers = tmp_path / "bin", tmp_path / "markers"
-    bin_dir.mkdir()
+    site_dir, markers = tmp_path / "site", tmp_path / "markers"
+    site_dir.mkdir()
     markers.mkdir()
-    wrapper = bin_dir / "vadflow"
-    wrapper.write_text(WRAPPER.format(python=sys.executable))
-    wrapper.chmod(0o755)
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PAUSE_MARKERS": str(markers),
+    (site_dir / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site_dir), os.environ.get("PYTHONPATH")])),
+           "PAUSE_MARKERS": str(markers),
            **{f"PAUSE_{k.upper()}": v for k, v in pauses.items()}}
     # 4 cores: both 2-thread jobs run at once (they still get threads: 2, as in the reference run).
     cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--cores", "4"]

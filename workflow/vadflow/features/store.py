@@ -101,37 +101,53 @@ def write_receipt(path: str | Path, shard: str, file_attrs: dict[str, Any], vide
 def merge(receipts: Iterable[str | Path], out: str | Path) -> dict[str, int]:
     """Copy every video that the shard receipts list into ``out``; shard attrs must agree."""
     failed: dict[str, str] = {}
+    videos: dict[str, Path] = {}
+    where: dict[str, Path] = {}
+    ref: dict[str, Any] | None = None
+    for receipt in map(Path, receipts):
+        try:
+            doc = json.loads(receipt.read_text())
+        except (OSError, ValueError) as exc:
+            raise FeatureStoreError(f"{receipt}: unreadable shard receipt ({exc}); rerun its extraction job") from exc
+        attrs = doc["file_attrs"]
+        if ref is None:
+            ref = attrs
+        elif attrs != ref:
+            raise FeatureStoreError(f"{receipt}: shard attrs {attrs} differ from the first shard's {ref}")
+        failed.update(doc["failed"])
+        for vid, rel in doc["videos"].items():
+            if vid in videos:
+                raise FeatureStoreError(f"video {vid} appears in two shards ({receipt})")
+            videos[vid] = receipt.parent / rel
+            where[vid] = receipt
+    ref = ref or {}
+    return merge_videos(videos, ref, failed, out, check_hash=ref.get("config_hash"), sources=where,
+                        rerun="rerun the extraction (snakemake -R extract_features)")
+
+
+def merge_videos(videos: dict[str, Path], file_attrs: dict[str, Any], failed: dict[str, str], out: str | Path,
+                 key: str = "features", check_hash: str | None = None, sources: dict[str, Path] | None = None,
+                 rerun: str = "rerun the job that writes it") -> dict[str, int]:
+    """Copy each per-video cache file's ``key`` dataset into ``out`` (atomically) as dataset
+    ``<video id>``, with ``file_attrs`` and the ``failed`` videos as file attrs. With
+    ``check_hash``, every cached dataset must carry that ``config_hash``."""
     n = 0
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as dst:
-        ref: dict[str, Any] | None = None
-        for receipt in map(Path, receipts):
+        for k, v in file_attrs.items():
+            dst.attrs[k] = v
+        for vid, src_path in videos.items():
+            said = f"than {sources[vid]} says" if sources and vid in sources else "than expected"
             try:
-                doc = json.loads(receipt.read_text())
-            except (OSError, ValueError) as exc:
-                raise FeatureStoreError(f"{receipt}: unreadable shard receipt ({exc}); rerun its extraction job") from exc
-            attrs = doc["file_attrs"]
-            if ref is None:
-                ref = attrs
-                for k, v in attrs.items():
-                    dst.attrs[k] = v
-            elif attrs != ref:
-                raise FeatureStoreError(f"{receipt}: shard attrs {attrs} differ from the first shard's {ref}")
-            failed.update(doc["failed"])
-            for vid, rel in doc["videos"].items():
-                if vid in dst:
-                    raise FeatureStoreError(f"video {vid} appears in two shards ({receipt})")
-                src_path = receipt.parent / rel
-                try:
-                    src = h5py.File(src_path, "r")
-                except OSError as exc:
-                    raise FeatureStoreError(f"{src_path}: cached features of {vid} are missing or unreadable ({exc}); "
-                                            "rerun the extraction (snakemake -R extract_features)") from exc
-                with src:  # only the source's opening is guarded: a failed write to `out` is not the cache's fault
-                    if str(src["features"].attrs.get("config_hash")) != str(attrs.get("config_hash")):
-                        raise FeatureStoreError(f"{src_path}: cached with other extractor settings than {receipt} says; "
-                                                "rerun the extraction (snakemake -R extract_features)")
-                    src.copy(src["features"], dst, name=vid)
-                n += 1
+                src = h5py.File(src_path, "r")
+            except OSError as exc:
+                raise FeatureStoreError(f"{src_path}: cached {key} of {vid} are missing or unreadable ({exc}); {rerun}") from exc
+            with src:  # only the source's opening is guarded: a failed write to `out` is not the cache's fault
+                if key not in src:
+                    raise FeatureStoreError(f"{src_path}: no dataset {key!r} in the cached file of {vid}; {rerun}")
+                if check_hash is not None and str(src[key].attrs.get("config_hash")) != str(check_hash):
+                    raise FeatureStoreError(f"{src_path}: cached with other settings {said}; {rerun}")
+                src.copy(src[key], dst, name=vid)
+            n += 1
         dst.attrs["failed"] = json.dumps(failed, sort_keys=True)
         dst.attrs["n_videos"] = n
     return {"videos": n, "failed": len(failed)}

@@ -121,6 +121,16 @@ def method_params(config: dict, dataset: str, method: str) -> dict[str, Any]:
     return _stage_params(config, dataset, "methods", method)
 
 
+#: method kinds that read pixels from a frame cache (``methods.<m>.frames``), not clip features.
+FRAME_KINDS = ("svdd_cae",)
+
+
+def frames_params(config: dict, dataset: str, name: str) -> dict[str, Any]:
+    """``frames.<name>`` with ``datasets.<dataset>.overrides.frames.<name>`` merged in, plus its name:
+    the frame cache job's params, so editing it reruns that cache and the methods reading it."""
+    return _stage_params(config, dataset, "frames", name)
+
+
 #: an extraction shard's output (the merge job's inputs when the extractor extracts).
 SHARD_FILE = "results/{dataset}/features/{extractor}/shard-{shard}.json"
 
@@ -354,6 +364,9 @@ def check(config: dict) -> None:
         raise ConfigError(f"dataset: {config['dataset']} is an action_folder dataset (no anomalies, no frame labels): "
                           "it can pretrain an lstm extractor, but `rule all` evaluates methods on a synthetic or ucf_crime dataset")
     for name, sec in config["methods"].items():
+        if sec.get("kind") in FRAME_KINDS:
+            _check_frames_method(config, name)
+            continue
         if sec.get("features") not in config["features"]:
             raise ConfigError(
                 f"methods.{name}.features = {sec.get('features')!r} names no extractor under `features:` "
@@ -377,6 +390,9 @@ def check(config: dict) -> None:
         for meth in sec.get("overrides", {}).get("methods", {}):
             if meth not in config["methods"]:
                 raise ConfigError(f"datasets.{name}.overrides.methods.{meth} overrides a method that `methods:` does not define")
+        for fr in sec.get("overrides", {}).get("frames", {}):
+            if fr not in (config.get("frames") or {}):
+                raise ConfigError(f"datasets.{name}.overrides.frames.{fr} overrides a frame cache that `frames:` does not define")
         for ext in config["features"]:
             _check_source(config, name, ext)
 
@@ -394,6 +410,20 @@ def _check_method_rules(config: dict) -> None:
                 over = key in (dataset_section(config, ds).get("overrides", {}).get("methods", {}).get(name) or {})
                 where = f"datasets.{ds}.overrides.methods.{name}.{key}" if over else f"methods.{name}.{key}"
                 raise ConfigError(f"{where} = {show(params.get(key))}: {message}")
+
+
+def _check_frames_method(config: dict, method: str) -> None:
+    """A pixel method names a ``frames:`` entry (on every dataset, overrides included)."""
+    frames = config.get("frames") or {}
+    for ds in config["datasets"]:
+        params = method_params(config, ds, method)
+        name = params.get("frames")
+        if name not in frames:
+            raise ConfigError(f"methods.{method}.frames = {name!r} (dataset {ds}) names no frame cache under `frames:` "
+                              f"(known: {', '.join(sorted(frames)) or 'none defined'})")
+        if params.get("features") is not None:
+            raise ConfigError(f"methods.{method}: kind {params['kind']} reads frames (methods.{method}.frames), not features; "
+                              f"remove the features key")
 
 
 def _check_source(config: dict, dataset: str, extractor: str) -> None:
@@ -480,6 +510,12 @@ def dataset_inputs(config: dict, dataset: str) -> list[str]:
                           f"(README, \"Real UCF-Crime data\")")
     if sec["kind"] == "action_folder":
         return [sec["train_list"]] if sec.get("train_list") else []
+    from vadflow.data.benchmarks import KINDS as BENCHMARKS
+
+    if sec["kind"] in BENCHMARKS:  # UCSD, Avenue, ShanghaiTech: their ground-truth files
+        from vadflow.data.benchmarks import ground_truth_files
+
+        return [str(p) for p in ground_truth_files(sec["kind"], sec["root"], sec)]
     from vadflow.data.ucf_crime import DatasetError, find_files
 
     try:
@@ -492,6 +528,8 @@ def method_features(config: dict, dataset: str, method: str) -> str:
     """The feature file a method reads; a layout the method's kind does not accept fails here,
     when Snakemake builds the DAG, naming the method, the extractor and the layout."""
     params = method_params(config, dataset, method)
+    if params.get("kind") in FRAME_KINDS:  # a pixel method reads its frame cache instead
+        return f"results/{dataset}/frames/{params['frames']}.h5"
     extractor = params["features"]
     layout = feature_layout(config, dataset, extractor)
     if layout != "clips":  # every kind reads clips; only then is the (torch-importing) class needed

@@ -61,6 +61,11 @@ def _videos(folder: Path) -> dict[int, Path]:
     return out
 
 
+def ground_truth_files(root: Path, cfg: dict) -> list[Path]:
+    gt_root = Path(cfg["ground_truth"]) if cfg.get("ground_truth") else root
+    return [p for p in gt_root.rglob("*_label.mat") if not any(part.startswith(".") for part in p.relative_to(gt_root).parts)]
+
+
 def load_entries(root: str | Path, cfg: dict) -> tuple[list[VideoEntry], BenchmarkFiles]:
     root = Path(root)
     require_dir(root, LAYOUT_HELP)

@@ -45,6 +45,14 @@ def load_entries(kind: str, root: str | Path, cfg: dict | None = None) -> tuple[
     return importlib.import_module(KINDS[kind]).load_entries(root, cfg or {})
 
 
+def ground_truth_files(kind: str, root: str | Path, cfg: dict | None = None) -> list[Path]:
+    """The ground-truth files of a benchmark copy, found without reading them (the manifest
+    job's inputs, listed each time Snakemake builds the DAG); [] when the root is missing."""
+    if kind not in KINDS or not Path(root).is_dir():
+        return []
+    return sorted(importlib.import_module(KINDS[kind]).ground_truth_files(Path(root), cfg or {}))
+
+
 def listing(folder: Path) -> list[Path]:
     """Visible entries of ``folder``, sorted by name."""
     return sorted(p for p in folder.iterdir() if not p.name.startswith(".") and p.name.lower() not in IGNORED)

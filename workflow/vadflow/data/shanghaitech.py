@@ -26,6 +26,11 @@ LAYOUT_HELP = """A shanghaitech dataset is the ShanghaiTech Campus folder:
 VIDEO_EXTS = (".avi", ".mp4")
 
 
+def ground_truth_files(root: Path, cfg: dict) -> list[Path]:
+    d = root / "testing" / "test_frame_mask"
+    return [p for p in listing(d) if p.suffix == ".npy"] if d.is_dir() else []
+
+
 def load_entries(root: str | Path, cfg: dict) -> tuple[list[VideoEntry], BenchmarkFiles]:
     root = Path(root)
     require_dir(root, LAYOUT_HELP)

@@ -79,6 +79,10 @@ def mask_folder_events(folder: Path) -> tuple[list[tuple[int, int]], int]:
     return mask_events(np.array(flags)), len(files)
 
 
+def ground_truth_files(root: Path, cfg: dict) -> list[Path]:
+    return [p for d in (root, root / "Test") if d.is_dir() for p in listing(d) if p.is_file() and p.suffix.lower() == ".m"]
+
+
 def load_entries(root: str | Path, cfg: dict) -> tuple[list[VideoEntry], BenchmarkFiles]:
     root = Path(root)
     require_dir(root, LAYOUT_HELP)

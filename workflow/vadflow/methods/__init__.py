@@ -14,6 +14,7 @@ _REGISTRY: dict[str, str] = {
     "edtcn": "vadflow.methods.edtcn:EDTCN",
     "mil": "vadflow.methods.mil:MIL",
     "lof": "vadflow.methods.lof:LOF",
+    "svdd_cae": "vadflow.methods.svdd_cae:SVDDCAE",
 }
 
 KINDS: tuple[str, ...] = tuple(_REGISTRY)

@@ -25,6 +25,9 @@ class VideoData:
     ``frame_labels`` is the 0/1 ground truth of length ``n_frames`` where temporal
     annotations exist (always for test videos, for training videos only on datasets that
     annotate them), else ``None``. ``anomalous`` is the video-level label.
+    With ``layout == "frames"`` (a frame cache, for methods that read pixels) ``features`` is
+    empty and ``frames`` is the video's :class:`~vadflow.features.frames.FrameSource`: its
+    uint8 frames, read or decoded on demand, and the frame numbers they come from.
     """
 
     id: str
@@ -37,6 +40,7 @@ class VideoData:
     frame_labels: np.ndarray | None = None
     layout: str = "clips"
     extras: dict[str, Any] = field(default_factory=dict)
+    frames: Any = None
 
 
 class MethodError(RuntimeError):
@@ -45,8 +49,11 @@ class MethodError(RuntimeError):
 
 def layout_error(method: str, kind: str, extractor: str, layout: str, accepted: tuple[str, ...], where: str = "") -> str:
     """The one message for features of a layout a method does not accept (config check and loader)."""
-    hint = ("32-segment features (e.g. imported Sultani txt) suit only kinds that declare segments32, such as mil"
-            if layout == "segments32" else "this kind reads 32-segment bags only")
+    if "frames" in (layout, *accepted):
+        hint = "pixel methods (svdd_cae) read a frame cache named by methods.<m>.frames; clip methods read features"
+    else:
+        hint = ("32-segment features (e.g. imported Sultani txt) suit only kinds that declare segments32, such as mil"
+                if layout == "segments32" else "this kind reads 32-segment bags only")
     return (f"method {method!r} (kind {kind}) accepts feature layouts {list(accepted)}, but extractor {extractor!r}"
             f"{' (' + where + ')' if where else ''} has layout {layout!r}: {hint}; point methods.{method}.features "
             f"at an extractor with a matching layout")
@@ -60,8 +67,10 @@ class Method(abc.ABC):
     """
 
     kind: ClassVar[str]
-    #: feature layouts this method accepts ("clips" and/or "segments32").
+    #: feature layouts this method accepts ("clips" and/or "segments32", or "frames": a frame cache).
     layouts: ClassVar[tuple[str, ...]] = ("clips",)
+    #: name of the set of frame scores :meth:`score` returns (the headline row of the metrics).
+    main_set: ClassVar[str] = "main"
     #: "frame": needs temporal labels on training videos; "video": video labels suffice.
     supervision: ClassVar[str] = "frame"
 
@@ -108,6 +117,17 @@ class Method(abc.ABC):
     @abc.abstractmethod
     def load_state(self, state: dict[str, Any]) -> None:
         """Inverse of :meth:`state`."""
+
+    def score_sets(self) -> dict[str, dict[str, np.ndarray]]:
+        """Further named sets ``{set: {video: frame scores}}`` gathered while scoring (other
+        protocols of the same model); the evaluate job reports each beside the headline.
+        Default: none."""
+        return {}
+
+    def score_logs(self) -> dict[str, dict[str, np.ndarray]]:
+        """Per-frame values ``{name: {video: values}}`` kept in scores.h5 for inspection, not
+        evaluated. Default: none."""
+        return {}
 
     def finalize_scores(self, scores: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Called once by the score job with every test video's frame scores; a method that

@@ -15,7 +15,6 @@ rule frames:
         cache="results/{dataset}/frames/{frames}/videos",
     threads: 2
     resources: runtime=120, mem_mb=4000
-    conda: "../../envs/data.yaml"
     log: "logs/{dataset}/frames/{frames}.log"
     shell:
         "vadflow frames --cfg {params.cfg:q} --root {params.root:q} --manifest {input.manifest:q} --cache {params.cache:q}"

@@ -424,6 +424,9 @@ def _check_frames_method(config: dict, method: str) -> None:
         if params.get("features") is not None:
             raise ConfigError(f"methods.{method}: kind {params['kind']} reads frames (methods.{method}.frames), not features; "
                               f"remove the features key")
+        if params.get("train_split", "train") != "train":
+            raise ConfigError(f"methods.{method}.train_split: {params['kind']} is one-class and trains on the normal "
+                              f"training videos only; remove train_split")
 
 
 def _check_source(config: dict, dataset: str, extractor: str) -> None:

@@ -137,22 +137,30 @@ class SVDDCAE(Method):
             raise MethodError(f"{self.kind}: frames are {self.size[0]}x{self.size[1]}: {exc}") from None
         log.info("%s: BCAE1 on %d frames of %d videos, validation %d frames of %d videos (%s), %s",
                  self.kind, len(x_fit), len(fit), len(x_val), len(val), ", ".join(v.id for v in val) or "none", self.device)
+        self.history["split"] = {"fit": [v.id for v in fit], "validation": [v.id for v in val]}
         model = cae.build(cfg, self.in_ch).to(self.device)
         self.history["ae"] = self._train_ae(model, x_fit, x_val, rng)
         self.models = {"bcae1": model.eval()}
         if cfg["svdd"]["enabled"]:
-            tuned = copy.deepcopy(model)
-            s = cfg["svdd"]
-            self.c = svdd.clamp_centre(svdd.mean_embedding(tuned.encoder, self._batches(x_fit, int(s["batch_size"]))), float(s["eps"]))
-            self.r, self.history["svdd"] = svdd.finetune(
-                tuned, lambda: self._batches(x_fit, int(s["batch_size"]), rng), self.c, s, progress=True)
-            self.models["svdd"] = tuned.eval()
-        # The global score's scale: a high quantile of normal validation errors (training
-        # frames when there is no validation video), per model.
-        ref = x_val if len(x_val) else x_fit
+            self.tune_svdd(x_fit, rng)
+        self.calibrate(x_val if len(x_val) else x_fit)
+
+    def tune_svdd(self, x_fit: np.ndarray, rng: np.random.Generator) -> None:
+        """Stage 2 on the trained BCAE1's frames ``x_fit``: a copy with its encoder fine-tuned
+        (``svdd`` config), kept as model ``svdd`` beside the untouched ``bcae1``."""
+        s = self.cfg["svdd"]
+        tuned = copy.deepcopy(self.models["bcae1"])
+        self.c = svdd.clamp_centre(svdd.mean_embedding(tuned.encoder, self._batches(x_fit, int(s["batch_size"]))), float(s["eps"]))
+        self.r, self.history["svdd"] = svdd.finetune(
+            tuned, lambda: self._batches(x_fit, int(s["batch_size"]), rng), self.c, s, progress=True)
+        self.models["svdd"] = tuned.eval()
+
+    def calibrate(self, ref: np.ndarray) -> None:
+        """The global score's scale per model: a high quantile of the errors of normal
+        validation frames ``ref`` (training frames when there is no validation video)."""
         for name in self.models:
-            e = anomaly_value(cfg["error_metric"], self._errors(name, ref)[0])
-            self.q[name] = max(float(np.quantile(e, float(cfg["calibration_quantile"]))), 1e-12)
+            e = anomaly_value(self.cfg["error_metric"], self._errors(name, ref)[0])
+            self.q[name] = max(float(np.quantile(e, float(self.cfg["calibration_quantile"]))), 1e-12)
         log.info("%s: calibration quantiles %s", self.kind, self.q)
 
     def _train_ae(self, model: cae.BCAE1, x_fit: np.ndarray, x_val: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
@@ -223,22 +231,23 @@ class SVDDCAE(Method):
         src = self._frames(video)
         if src.n_frames != video.n_frames:
             raise MethodError(f"video {video.id!r}: frame cache has {src.n_frames} frames, the manifest {video.n_frames}")
-        errs: dict[str, dict[str, list[np.ndarray]]] = {name: {m: [] for m in METRICS} for name in self.models}
+        headline = "svdd" if "svdd" in self.models else "bcae1"
+        names = [headline] + ([n for n in self.models if n != headline] if self.cfg["compare_bcae1"] else [])
+        errs: dict[str, dict[str, list[np.ndarray]]] = {name: {m: [] for m in METRICS} for name in names}
         dist: list[np.ndarray] = []
         for chunk in src.batches(int(self.cfg["score_batch"])):
             if chunk.shape[-1] != self.in_ch or tuple(chunk.shape[1:3]) != self.size:
                 raise MethodError(f"video {video.id!r}: frames {list(chunk.shape[1:])}, the model was trained on "
                                   f"{[*self.size, self.in_ch]}; rebuild the frame cache or retrain")
-            for name in self.models:
+            for name in names:
                 e, d = self._errors(name, chunk)
                 for m in METRICS:
                     errs[name][m].append(e[m])
                 if d is not None:
                     dist.append(d)
         smooth = self.cfg["smoothing"]
-        headline = "svdd" if "svdd" in self.models else "bcae1"
         out = None
-        for name in self.models:
+        for name in names:
             per = {m: np.concatenate(v) for m, v in errs[name].items()}
             e = anomaly_value(self.cfg["error_metric"], per)
             glob = hold(e / (e + self.q[name]), src.index, video.n_frames)
@@ -246,13 +255,11 @@ class SVDDCAE(Method):
             prefix = "" if name == headline else f"{name}_"
             if name == headline:
                 out = glob
-            elif self.cfg["compare_bcae1"]:
-                self._sets.setdefault(f"{prefix}global", {})[video.id] = glob
-            if name == headline or self.cfg["compare_bcae1"]:
-                self._sets.setdefault(f"{prefix}agg", {})[video.id] = agg
-            if name == headline:
                 for m in METRICS:
                     self._logs.setdefault(f"error_{m}", {})[video.id] = hold(per[m], src.index, video.n_frames)
+            else:
+                self._sets.setdefault(f"{prefix}global", {})[video.id] = glob
+            self._sets.setdefault(f"{prefix}agg", {})[video.id] = agg
         if dist:
             d = np.concatenate(dist)
             self._logs.setdefault("svdd_d", {})[video.id] = hold(d, src.index, video.n_frames)

@@ -97,7 +97,7 @@ def test_frame_caches_scope_params_and_checks(cfg):
     validate(cfg, SCHEMA)
     vc.check(cfg)
     syn, ucf = vc.frames_params(cfg, "synthetic", "cae"), vc.frames_params(cfg, "ucf_crime", "cae")
-    assert (syn["size"], syn["color"], syn["train_stride"]) == (64, "gray", 5) and (ucf["size"], ucf["train_stride"]) == (128, 30)
+    assert (syn["size"], syn["color"], syn["train_stride"]) == (64, "gray", 6) and (ucf["size"], ucf["train_stride"]) == (128, 30)
     assert ucf["test"] == "cache" and ucf["train_cap"] == 500
     assert vc.method_features(cfg, "synthetic", "svdd_cae") == "results/synthetic/frames/cae.h5"
     bad = copy.deepcopy(cfg)

@@ -1,8 +1,10 @@
 """The one interface every detector implements.
 
 A method sees videos only through :class:`VideoData`, which the CLI assembles from the
-manifest, the frame labels and a feature store. Methods never open videos, never import
-extractors, Snakemake or evaluation code (see DESIGN.md, "Which way imports go").
+manifest, the frame labels and a feature store (or, for pixel methods, a frame cache).
+Methods never open videos, never import extractors, the decoder, Snakemake or evaluation
+code (see DESIGN.md, "Which way imports go"); a frame cache built with ``test: decode``
+decodes its test videos inside its reader (:class:`vadflow.features.frames.FrameSource`).
 """
 from __future__ import annotations
 

@@ -189,7 +189,9 @@ def cache_frames(manifest: str | Path, root: str | Path, cfg: dict[str, Any], ou
                 failed[v.id] = str(exc)
                 log.warning("video %s skipped: %s", v.id, exc)
     done = {vid: cache.path(vid) for vid in videos if vid not in failed}
-    file_attrs = {"layout": "frames", "name": name, "config": json.dumps(cfg, sort_keys=True), "config_hash": config_hash(
+    # extractor/backbone/weights: what the score job's provenance records (pixels: no network)
+    file_attrs = {"layout": "frames", "name": name, "extractor": f"frames:{name}", "backbone": "none (pixels)",
+                  "weights": "none (pixels)", "config": json.dumps(cfg, sort_keys=True), "config_hash": config_hash(
         {k: v for k, v in cfg.items() if k not in RUNTIME_KEYS}), "size": cfg["size"], "channels": channels(cfg),
         "color": cfg["color"], "root": str(root), "on_the_fly": json.dumps(on_the_fly, sort_keys=True)}
     stats = merge_videos(done, file_attrs, failed, out, key="frames", rerun="rerun the frames job (snakemake -R frames)")

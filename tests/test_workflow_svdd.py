@@ -59,7 +59,7 @@ def workdir(tmp_path_factory):
     wd = tmp_path_factory.mktemp("svdd_wf")
     write_config(wd, CFG)
     write_ped2(wd / "ped2data" / "UCSDped2")
-    snakemake(wd, "results/synthetic/svdd_cae_auc.csv", "results/ped2/svdd_cae_auc.csv")
+    snakemake(wd, "results/synthetic/summary.csv", "results/ped2/svdd_cae_auc.csv")
     return wd
 
 
@@ -68,6 +68,11 @@ def test_auc_csv_from_the_frame_cache(workdir):
     assert auc["score_set"].tolist() == ["global", "agg", "bcae1_agg", "bcae1_global"]
     assert auc["headline"].tolist().count(True) == 1 and auc.loc[auc["headline"], "score_set"].item() == "global"
     assert auc["auc"].between(0, 1).all() and auc["wavg_f1"].between(0, 1).all()
+    summary = pd.read_csv(workdir / "results/synthetic/summary.csv")
+    aucs = summary[summary["metric"] == "auc"].set_index("method")["value"]
+    assert sorted(aucs.index) == ["svdd_cae", "svdd_cae:agg", "svdd_cae:bcae1_agg", "svdd_cae:bcae1_global"]
+    assert aucs["svdd_cae:agg"] == pytest.approx(auc.loc[auc["score_set"] == "agg", "auc"].item(), abs=1e-6)
+    assert "svdd_cae:bcae1_agg" in (workdir / "results/synthetic/report.html").read_text()
     man = pd.read_csv(workdir / "results/synthetic/manifest.csv")
     normal_train = man[(man["split"] == "train") & ~man["anomalous"]]
     with h5py.File(workdir / "results/synthetic/frames/cae.h5") as f:

@@ -262,7 +262,8 @@ def test_method_fit_score_save_load(tmp_path):
     assert np.allclose(s, e / (e + m.q["svdd"]), rtol=1e-6)
     assert np.allclose(sets["agg"]["t"][::2], agg_scores(e[::2]))
     assert set(sets) == {"agg", "bcae1_global", "bcae1_agg"}
-    assert set(logs) == {"error_sq_sum", "error_l1_sum", "error_ssim", "error_psnr", "svdd_d", "svdd_d_minus_R2"}
+    assert set(logs) == {"error_sq_sum", "error_l1_sum", "error_1_minus_ssim", "psnr_db", "svdd_d", "svdd_d_minus_R2"}
+    assert np.allclose(logs["psnr_db"]["t"], 10 * np.log10(64 * 64 / e))  # PSNR of the same frames (MSE = e / pixels)
     assert np.array_equal(logs["svdd_d"]["t"][::2], logs["svdd_d"]["t"][1::2])  # held over the unscored frames
     one = m.score(video("one", tiny_frames(1, seed=30)))
     assert one.shape == (1,) and np.isfinite(sets["agg"]["one"]).all()

@@ -35,6 +35,8 @@ METHODS = {
     "edtcn": {"kind": "edtcn", "features": "i3d", "window": 8, "enc_channels": [16], "kernel": 3, "epochs": 3},
     "mil": {"kind": "mil", "features": "i3d", "iterations": 30, "batch_anomalous": 3, "batch_normal": 3, "hidden": [32, 8]},
     "lof": {"kind": "lof", "features": "i3d", "embedding_dim": 16, "n_neighbors": 3, "protocol": "thesis", "thesis_seeds": [0, 1]},
+    "svdd_cae": {"kind": "svdd_cae", "frames": "cae", "channels": [4, 8, 8, 8], "bottleneck_kernel": 3,
+                 "ae": {"epochs": 2, "batch_size": 32}, "svdd": {"epochs": 1, "batch_size": 32}},
 }
 
 
@@ -44,6 +46,7 @@ def tiny_config(root: Path) -> dict:
         "datasets": {"ucf": {"kind": "ucf_crime", "root": str(root), "version": "v1"}},
         "features": {"i3d": {"backbone": "i3d", "weights": "random", "clip_len": 16, "stride": 16,
                              "resize": 64, "crop": 64, "shards": 2}},
+        "frames": {"cae": {"size": 64, "color": "gray", "train_stride": 4, "test_stride": 2}},  # svdd_cae's pixels
         "methods": METHODS,
         "evaluation": {"plot_videos": 2},
     }

@@ -14,6 +14,7 @@ _REGISTRY: dict[str, str] = {
     "edtcn": "vadflow.methods.edtcn:EDTCN",
     "mil": "vadflow.methods.mil:MIL",
     "lof": "vadflow.methods.lof:LOF",
+    "ador": "vadflow.methods.ador:ADOR",
 }
 
 KINDS: tuple[str, ...] = tuple(_REGISTRY)

@@ -221,6 +221,17 @@ def test_published_shapes_clip_vector_and_window():
     assert torch.all(out[:, 1, 100:] == 0)
 
 
+def test_tcn_logits_chain_like_the_scores():
+    from vadflow.methods.tcn import MultiStageTCN
+
+    torch.manual_seed(0)
+    tcn = MultiStageTCN(5, 8, 3, 2)
+    x, m = torch.randn(2, 5, 12), torch.ones(2, 12)
+    m[1, 9:] = 0
+    # stage s+1 reads sigmoid(logits_s) * m, so the logits give back the scores exactly
+    torch.testing.assert_close(torch.sigmoid(tcn.logits(x, m)) * m, tcn(x, m), rtol=0, atol=1e-7)
+
+
 def test_bce_with_logits_values():
     assert masked_bce_logits(torch.zeros(1, 1), torch.ones(1, 1), torch.ones(1, 1)).item() == pytest.approx(math.log(2), abs=1e-6)
     logits = torch.tensor([[0.0, 5.0, -3.0]])

@@ -349,6 +349,8 @@ def test_detector_params_scope_and_clip_grid(cfg):
     assert vc.detector_params(over, "ucf_crime", "background")["resize"] is None
     assert vc.method_detections(cfg, "synthetic", "ador") == ["results/synthetic/detections/background.h5"]
     assert vc.method_detections(cfg, "synthetic", "ador_action") == []
+    over["methods"]["ador_action"]["detections"] = "background"  # named, but the action encoder reads no objects
+    assert vc.method_detections(over, "synthetic", "ador_action") == []
     assert vc.method_detections(cfg, "synthetic", "adnet") == []
 
 

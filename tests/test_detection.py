@@ -218,6 +218,29 @@ def test_decode_yolo_maps_letterboxed_boxes_back_and_runs_classwise_nms():
     np.testing.assert_allclose(out5.scores, [0.45, 0.35], rtol=1e-6)
 
 
+def test_onnx_backend_runs_an_exported_model(tmp_path):
+    """A tiny stand-in for a YOLOv8 export: fixed candidates in the [1, 4 + C, N] layout."""
+    pytest.importorskip("onnx", reason="exporting a model needs the onnx package (not a vadflow dependency)")
+
+    class FakeYolo(torch.nn.Module):
+        def forward(self, images):
+            rows = torch.tensor([[32.0, 32.0, 16.0, 16.0, 0.9, 0.0], [20.0, 40.0, 8.0, 8.0, 0.0, 0.6]]).T[None]
+            return rows + 0.0 * images.mean()
+
+    path = tmp_path / "fake.onnx"
+    x = torch.zeros(1, 3, 64, 64)
+    try:
+        torch.onnx.export(FakeYolo(), x, str(path), input_names=["images"], output_names=["output0"], dynamo=False)
+    except Exception:  # noqa: BLE001 - newer torch: the dynamo exporter only
+        torch.onnx.export(FakeYolo(), x, str(path), input_names=["images"], output_names=["output0"], dynamo=True)
+    det = get_detector({"backend": "onnx", "name": "y", "onnx": {"model": str(path), "input_size": 64}})
+    out = det.detect_selected(np.zeros((1, 32, 64, 3), np.uint8))[0]  # letterboxed: ratio 1, top pad 16
+    np.testing.assert_allclose(out.scores, [0.9, 0.6], rtol=1e-5)
+    np.testing.assert_array_equal(out.labels, [0, 1])
+    np.testing.assert_allclose(out.boxes, [[24, 8, 40, 24], [16, 20, 24, 28]], atol=1e-4)
+    assert out.feats.shape == (2, 2048) and len(det.weights_sha256) > 64
+
+
 def _b64(a) -> str:
     return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode()
 

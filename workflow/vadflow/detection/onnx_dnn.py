@@ -24,7 +24,7 @@ from vadflow.io import sha256_file
 DEFAULTS: dict[str, Any] = {"model": None, "format": "yolov8", "input_size": 640, "nms_iou": 0.45, "class_names": None}
 FORMATS = ("yolov8", "yolov5")
 
-ALTERNATIVES = ("backend: hog_person (person-only detector, built into OpenCV, no file), backend: background "
+ALTERNATIVES = ("backend: hog_person (person-only detector, OpenCV's built-in HOG, OpenCV < 5), backend: background "
                 "(moving blobs, no weights), backend: precomputed (import bottom-up-attention or plain npz detections) "
                 "or backend: none (no objects)")
 

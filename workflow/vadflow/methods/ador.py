@@ -153,7 +153,7 @@ class ADOR(TemporalMethod):
 
     # -- inputs -----------------------------------------------------------------------------
     def _check(self, video: VideoData) -> None:
-        shape = tuple(np.shape(video.features)) if not hasattr(video.features, "shape") else tuple(video.features.shape)
+        shape = tuple(video.features.shape)  # an array or a lazy view (features/store.py LazyRows)
         if len(shape) != 4 or shape[0] == 0:
             raise MethodError(f"ador: video {video.id!r} has features of shape {list(shape)}; ADOR reads action maps "
                               f"[K, C, H', W'] (an i3d_map extractor), set methods.<name>.features accordingly")
@@ -170,13 +170,13 @@ class ADOR(TemporalMethod):
                 raise MethodError(f"ador: video {video.id!r} has {objs.feature_dim}-d object features, the model was trained on {self.obj_dim}")
 
     def _fit_inputs(self, train: list[VideoData]) -> list[ClipInputs]:
-        for v in train:
-            self._check(v)
+        self.in_dim = self.obj_dim = None
+        self._check(train[0])
         self.in_dim = int(train[0].features.shape[1])
         if self.use_objects:
             self.obj_dim = int(train[0].extras["objects"].feature_dim)
-            for v in train:
-                self._check(v)
+        for v in train:  # every video against the first one's dimensions
+            self._check(v)
         self.action_scaler, self.object_scaler = ChannelScaler(axis=1), ChannelScaler(axis=-1)
         if self.cfg.get("standardize", False):
             self._fit_scalers(train)

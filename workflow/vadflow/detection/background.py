@@ -66,27 +66,31 @@ class BackgroundDetector(BoxDetector):
     def detect_video(self, video: str, frames: Iterator[tuple[int, np.ndarray]], centres: np.ndarray) -> list[Detections]:
         sub = self._subtractor()
         rate = float(self.opts["learning_rate"])
-        thresh, kmax = float(self.cfg["score_thresh"]), int(self.cfg["max_objects"])
+        thresh, kmax, bs = float(self.cfg["score_thresh"]), int(self.cfg["max_objects"]), int(self.cfg["batch_size"])
         want = set(int(c) for c in centres)
-        found: dict[int, tuple[np.ndarray, Detections]] = {}
+        out: dict[int, Detections] = {}
+        pending: list[tuple[int, np.ndarray, Detections]] = []  # centre frames awaiting RoI features
+
+        def flush() -> None:
+            # In batches as the video streams by: a long video's centre frames never pile up in memory.
+            if pending:
+                dets = self._with_features(np.stack([f for _, f, _ in pending]), [d for _, _, d in pending])
+                out.update(zip([c for c, _, _ in pending], dets))
+                pending.clear()
+
         last = None
         for idx, frame in frames:
             mask = sub.apply(np.ascontiguousarray(frame[..., ::-1]), learningRate=rate)  # OpenCV wants BGR
             last = (frame, mask)
             if idx in want:
-                found[idx] = (frame, select(self.blobs(mask), thresh, kmax))
-        missing = sorted(want - set(found))
+                pending.append((idx, frame, select(self.blobs(mask), thresh, kmax)))
+                if len(pending) >= bs:
+                    flush()
+        missing = sorted(want - set(out) - {c for c, _, _ in pending})
         if missing:
             if last is None:
                 raise DetectorError(f"video {video}: no frame could be decoded")
             log.warning("video %s: centre frames %s were not decoded; using the last decoded frame", video, missing[:5])
-            for c in missing:
-                found[c] = (last[0], select(self.blobs(last[1]), thresh, kmax))
-        order = sorted(found)
-        out: dict[int, Detections] = {}
-        bs = int(self.cfg["batch_size"])
-        for a in range(0, len(order), bs):
-            part = order[a : a + bs]
-            dets = self._with_features(np.stack([found[c][0] for c in part]), [found[c][1] for c in part])
-            out.update(zip(part, dets))
+            pending.extend((c, last[0], select(self.blobs(last[1]), thresh, kmax)) for c in missing)
+        flush()
         return [out[int(c)] for c in centres]

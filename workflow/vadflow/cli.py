@@ -99,6 +99,19 @@ def cmd_lstm_features(a: argparse.Namespace) -> None:
     derive_features(a.frames, a.model, _cfg(a.cfg), a.out, progress=not a.quiet)
 
 
+def cmd_detect(a: argparse.Namespace) -> None:
+    from vadflow.detection.run import detect_dataset
+
+    _set_threads(a.threads)
+    detect_dataset(a.manifest, a.root, _cfg(a.cfg), a.out, progress=not a.quiet)
+
+
+def _detections(a: argparse.Namespace) -> str | None:
+    """The --detections file, or None (the rule passes an empty value when a method reads none)."""
+    files = [f for f in (getattr(a, "detections", None) or []) if f]
+    return files[0] if files else None
+
+
 def cmd_train(a: argparse.Namespace) -> None:
     from vadflow.methods import get_method
     from vadflow.methods.data import load_videos
@@ -110,13 +123,13 @@ def cmd_train(a: argparse.Namespace) -> None:
         from vadflow.methods.folds import FoldModels
 
         videos = load_videos(a.manifest, a.labels, a.features, split="test", layouts=cls.layouts,
-                             method=cfg.get("name", ""), kind=cfg["kind"])
+                             method=cfg.get("name", ""), kind=cfg["kind"], detections=_detections(a), lazy=cls.lazy_features)
         log.warning("train_split: test_folds: training %d models on the annotated TEST videos; each test video "
                     "is scored only by the model of the folds that exclude it", cfg.get("folds", 5))
         model = FoldModels(cls, cfg, int(cfg.get("folds", 5)))
     else:
         videos = load_videos(a.manifest, a.labels, a.features, split="train", layouts=cls.layouts,
-                             method=cfg.get("name", ""), kind=cfg["kind"])
+                             method=cfg.get("name", ""), kind=cfg["kind"], detections=_detections(a), lazy=cls.lazy_features)
         model = cls(cfg)
     if getattr(a, "head", None) and a.head[0]:
         # A trained projection head (LOF): checked against the features it will be applied to.
@@ -151,7 +164,7 @@ def cmd_score(a: argparse.Namespace) -> None:
     else:
         model = cls.load(a.model)
     test = load_videos(a.manifest, a.labels, a.features, split="test", layouts=cls.layouts,
-                       method=cfg.get("name", ""), kind=cfg["kind"])
+                       method=cfg.get("name", ""), kind=cfg["kind"], detections=_detections(a), lazy=cls.lazy_features)
     skipped = {v.id: r for v in test if (r := model.skip_reason(v)) is not None}
     scores = {v.id: model.score(v) for v in tqdm(test, desc=f"score {cfg.get('name')}", unit="video", disable=a.quiet)}
     if hasattr(model, "finalize_scores"):
@@ -341,11 +354,17 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument(k, required=True)
     sp.add_argument("--threads", type=int, default=None)
 
+    sp = add("detect", cmd_detect, "detect objects on every clip's centre frame -> detections/{detector}.h5")
+    for k in ("--cfg", "--root", "--manifest", "--out"):
+        sp.add_argument(k, required=True)
+    sp.add_argument("--threads", type=int, default=None)
+
     for name, fn in (("train", cmd_train), ("score", cmd_score)):
         sp = add(name, fn, f"{name} a method")
         for k in ("--cfg", "--manifest", "--labels", "--features", "--out"):
             sp.add_argument(k, required=True)
         sp.add_argument("--threads", type=int, default=None)
+        sp.add_argument("--detections", nargs="*", default=[], help="detections file (methods with `detections:`, ADOR); empty = none")
         if name == "score":
             sp.add_argument("--model", required=True)
         else:
@@ -412,7 +431,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
                          ("vadflow.data.ucf_crime", "DatasetError"), ("vadflow.features.store", "FeatureStoreError"),
                          ("vadflow.methods.base", "MethodError"), ("vadflow.video.decoder", "DecodeError"),
                          ("vadflow.features.lstm_clip", "PretrainError"), ("vadflow.features.checkpoints", "CheckpointError"),
-                         ("vadflow.io", "ArtifactWriteError"), ("vadflow.io", "UnsafeFileError")):
+                         ("vadflow.io", "ArtifactWriteError"), ("vadflow.io", "UnsafeFileError"),
+                         ("vadflow.detection.base", "DetectorError"), ("vadflow.detection.store", "DetectionStoreError")):
         try:
             errors.append(getattr(importlib.import_module(module), name))
         except ImportError:

@@ -1,6 +1,7 @@
 """Assemble :class:`VideoData` for a split from the manifest, the labels and a feature store."""
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -15,12 +16,17 @@ log = logging.getLogger(__name__)
 
 
 def load_videos(manifest: str | Path, labels: str | Path, features: str | Path, split: str, layouts: tuple[str, ...] = ("clips",),
-                method: str = "", kind: str = "") -> list[VideoData]:
+                method: str = "", kind: str = "", detections: str | Path | None = None, lazy: bool = False) -> list[VideoData]:
     """Videos of ``split`` with status ok and features, in manifest order.
 
     Videos the extractor could not decode are skipped with a warning (they are listed in the
     feature file's ``failed`` attr). A feature layout the method does not accept is an error
     naming the file, so 32-segment features never reach a per-clip method silently.
+
+    ``detections``: a detections file (detection.store); each video's objects, checked to be on
+    the same clips as its features, go to ``extras["objects"]`` (a lazy
+    :class:`~vadflow.detection.store.VideoObjects`). ``lazy``: ``features`` is a
+    :class:`~vadflow.features.store.LazyRows` view read by clip ranges, not an array.
     """
     table = read_manifest(manifest)
     rows = table[(table["split"] == split) & (table["status"] == "ok")]
@@ -28,7 +34,15 @@ def load_videos(manifest: str | Path, labels: str | Path, features: str | Path, 
     if is_frames_file(features):
         return _frame_videos(rows, lab, features, split, layouts, method, kind)
     out: list[VideoData] = []
-    with FeatureStore(features) as store:
+    dets = None
+    if detections:
+        from vadflow.detection.store import DetectionStore
+
+        dets = DetectionStore(detections)
+    store = FeatureStore(features)
+    with contextlib.ExitStack() as stack:
+        if not lazy:  # lazy views keep the file open for as long as they live
+            stack.enter_context(store)
         layout = store.attrs.get("layout", "clips")
         if layout not in layouts:
             extractor = str(store.attrs.get("extractor", Path(features).stem))
@@ -39,12 +53,19 @@ def load_videos(manifest: str | Path, labels: str | Path, features: str | Path, 
         for r in rows.itertuples():
             if r.id not in store:
                 continue
-            feats, attrs = store.get(r.id)
+            if lazy:
+                feats = store.rows(r.id)
+                attrs = feats.attrs
+            else:
+                feats, attrs = store.get(r.id)
             if int(attrs["n_frames"]) != int(r.frames):
                 raise FeatureStoreError(f"{features}: video {r.id} has n_frames {attrs['n_frames']} but the manifest says {r.frames}; re-extract")
+            extras = {}
+            if dets is not None:
+                extras["objects"] = dets.objects(r.id, int(attrs["clip_len"]), int(attrs["stride"]), len(feats))
             out.append(VideoData(id=r.id, features=feats, n_frames=int(r.frames), clip_len=int(attrs["clip_len"]),
                                  stride=int(attrs["stride"]), anomalous=bool(r.anomalous), cls=r.cls,
-                                 frame_labels=lab.get(r.id), layout=str(attrs.get("layout", "clips"))))
+                                 frame_labels=lab.get(r.id), layout=str(attrs.get("layout", "clips")), extras=extras))
     if not out:
         raise FeatureStoreError(f"{features}: no {split} video has features; check {manifest} statuses")
     return out

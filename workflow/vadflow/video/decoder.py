@@ -250,12 +250,21 @@ def _indexed_frames(path: Path, spec: ClipSpec, info: VideoInfo, backend: str,
             log.warning("%s: %s failed (%s); falling back to %s", path, name, exc, names[i + 1])
 
 
+def iter_frames_at(path: str | Path, spec: ClipSpec, info: VideoInfo, indices: np.ndarray | None = None,
+                   backend: str = "auto") -> Iterator[tuple[int, np.ndarray]]:
+    """``(index, frame)`` for the sorted frame ``indices`` only (every frame when None), resized
+    and cropped per ``spec``: object detection reads clip centre frames this way."""
+    wanted = None if indices is None else np.unique(np.asarray(indices, dtype=np.int64))
+    if wanted is not None and np.array_equal(wanted, np.arange(info.n_frames)):
+        wanted = None  # every frame: a sequential read beats fetching each by index
+    yield from _indexed_frames(Path(path), spec, info, backend, wanted)
+
+
 def iter_frames(path: str | Path, spec: ClipSpec, info: VideoInfo, backend: str = "auto",
                 indices: np.ndarray | None = None) -> Iterator[np.ndarray]:
     """Resized and centre-cropped RGB uint8 frames ``[h, w, 3]``, in order: every frame, or
     only the sorted, unique ``indices`` (fetched by index where the backend can seek)."""
-    wanted = None if indices is None else np.asarray(indices, dtype=np.int64)
-    for _, frame in _indexed_frames(Path(path), spec, info, backend, wanted):
+    for _, frame in iter_frames_at(path, spec, info, indices, backend):
         yield frame
 
 

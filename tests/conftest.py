@@ -40,3 +40,28 @@ def fixtures_dir() -> Path:
     if not FIXTURES.is_dir():
         pytest.fail(f"UCF-Crime fixtures not found at {FIXTURES}; clone with ../shared beside the repo or set VADFLOW_SHARED")
     return FIXTURES
+
+
+# The end-to-end runs of the ADOR and SVDD-CAE modules, built once per session: their own tests
+# and the rerun matrix of test_workflow.py (one row per config section) both read them.
+@pytest.fixture(scope="session")
+def ador_workdir(tmp_path_factory) -> Path:
+    import test_ador_workflow as m
+    from test_workflow import snakemake, write_config
+
+    wd = tmp_path_factory.mktemp("ador_wf")
+    write_config(wd, m.TINY)
+    snakemake(wd, *m.TARGETS)
+    return wd
+
+
+@pytest.fixture(scope="session")
+def svdd_workdir(tmp_path_factory) -> Path:
+    import test_workflow_svdd as m
+    from test_workflow import snakemake, write_config
+
+    wd = tmp_path_factory.mktemp("svdd_wf")
+    write_config(wd, m.CFG)
+    m.write_ped2(wd / "ped2data" / "UCSDped2")
+    snakemake(wd, *m.TARGETS)
+    return wd

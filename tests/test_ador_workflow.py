@@ -1,14 +1,12 @@
-"""End to end: detections, I3D maps and ADOR with its two ablations on a tiny synthetic config;
-editing the detector reruns exactly the detection and the methods that read it."""
+"""End to end: detections, I3D maps and ADOR with its two ablations on a tiny synthetic config
+(the run itself is conftest's ``ador_workdir``, shared with test_workflow.py's rerun matrix)."""
 from __future__ import annotations
-
-import re
 
 import h5py
 import pandas as pd
 import pytest
 
-from test_workflow import snakemake, write_config
+from test_workflow import planned_jobs as planned
 
 pytestmark = pytest.mark.e2e
 
@@ -37,24 +35,12 @@ TINY = {
 TARGETS = [f"results/synthetic/{m}_f1.csv" for m in ("ador", "ador_action", "ador_object")]
 
 
-def planned(workdir, *targets: str) -> dict[str, int]:
-    """Jobs a dry run of ``targets`` would execute, from Snakemake's job-stats table."""
-    out = snakemake(workdir, "-n", *targets).stdout
-    if "Nothing to be done" in out:
-        return {}
-    table = out.split("Job stats:")[1].split("total")[0]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    wd = tmp_path_factory.mktemp("ador_wf")
-    write_config(wd, TINY)
-    return wd
+@pytest.fixture
+def workdir(ador_workdir):
+    return ador_workdir  # conftest: TINY run to TARGETS once per session
 
 
 def test_ador_and_ablations_end_to_end(workdir):
-    snakemake(workdir, *TARGETS)
     for target in TARGETS:
         f1 = pd.read_csv(workdir / target)
         assert sorted(set(f1["report"])) == ["abnormal", "all", "normal"] and sorted(set(f1["k"])) == [10, 25, 50]
@@ -70,13 +56,4 @@ def test_ador_and_ablations_end_to_end(workdir):
         assert f.attrs["backend"] == "background" and f.attrs["features"] == "i3d_map"
     assert planned(workdir, *TARGETS) == {}
 
-
-def test_editing_the_detector_reruns_only_what_reads_it(workdir):
-    cfg = {**TINY, "detectors": {"moving": {"backend": "background", "features": "i3d_map", "background": {"min_area": 0.01}}}}
-    write_config(workdir, cfg)
-    try:
-        jobs = planned(workdir, *TARGETS)
-    finally:
-        write_config(workdir, TINY)
-    # ador_action reads no objects: its model, scores and metrics stay
-    assert jobs == {"detect": 1, "train": 2, "score": 2, "evaluate": 2}
+# Editing the detector: the `detector` row of test_workflow.py's rerun matrix (RERUNS).

@@ -66,9 +66,9 @@ def snakemake(workdir, *args: str, check: bool = True) -> subprocess.CompletedPr
     return res
 
 
-def planned_jobs(workdir, target: str) -> dict[str, int]:
-    """Jobs a dry run would execute, from Snakemake's job-stats table."""
-    out = snakemake(workdir, "-n", target).stdout
+def planned_jobs(workdir, *targets: str) -> dict[str, int]:
+    """Jobs a dry run of ``targets`` would execute, from Snakemake's job-stats table."""
+    out = snakemake(workdir, "-n", *targets).stdout
     if "Nothing to be done" in out:
         return {}
     table = out.split("Job stats:")[1].split("total")[0]
@@ -161,8 +161,9 @@ def test_adnet_end_to_end(workdir):
 
 
 #: One row per config section: (section, dotted key, new value, the jobs `snakemake -n` must then
-#: list for summary.csv). The run's extractors: i3d (adnet, edtcn; 2 shards) and i3d_b (lof and
-#: its head simclr; 1 shard). Adding a section is one more line.
+#: list). Rows run on this module's TINY run (target summary.csv; extractors i3d for adnet and
+#: edtcn, 2 shards, and i3d_b for lof and its head simclr, 1 shard) unless they name another
+#: module's run (its `workdir` fixture in conftest, its config and targets). One more line per section.
 RERUNS = [
     ("dataset", "datasets.synthetic.generator.seed", 4,
      {"synthesize": 1, "manifest": 1, "extract_features": 3, "merge_features": 2, "train_head": 1, "train": 3, "score": 3,
@@ -172,6 +173,11 @@ RERUNS = [
     ("heads", "heads.simclr.epochs", 3, {"train_head": 1, "train": 1, "score": 1, "evaluate": 1, "summary": 1}),
     ("method", "methods.adnet.lr", 0.001, {"train": 1, "score": 1, "evaluate": 1, "summary": 1}),
     ("evaluation", "evaluation.f1_k", [10, 50], {"evaluate": 3, "summary": 1}),
+    # ador, ador_object read the detections; ador_action (no objects) keeps its model and metrics
+    ("detector", "detectors.moving.background.min_area", 0.01, {"detect": 1, "train": 2, "score": 2, "evaluate": 2},
+     "test_ador_workflow", "ador_workdir"),
+    ("frames", "datasets.synthetic.overrides.frames.cae.test_stride", 3,
+     {"frames": 1, "train": 1, "score": 1, "evaluate": 1, "summary": 1}, "test_workflow_svdd", "svdd_workdir"),
 ]
 
 
@@ -185,15 +191,23 @@ def edited(cfg: dict, key: str, value) -> dict:
     return out
 
 
-@pytest.mark.parametrize("section,key,value,expected", RERUNS, ids=[r[0] for r in RERUNS])
-def test_edits_rerun_only_what_depends_on_them(workdir, section, key, value, expected):
-    target = "results/synthetic/summary.csv"  # complete: test_adnet_end_to_end, and each row restores it
-    write_config(workdir, edited(TINY, key, value))
+@pytest.mark.parametrize("row", RERUNS, ids=[r[0] for r in RERUNS])
+def test_edits_rerun_only_what_depends_on_them(request, row):
+    section, key, value, expected, *other = row
+    if other:  # another module's complete run
+        import importlib
+
+        module, fixture = other
+        mod = importlib.import_module(module)
+        wd, base, targets = request.getfixturevalue(fixture), getattr(mod, "TINY", None) or mod.CFG, mod.TARGETS
+    else:  # complete: test_adnet_end_to_end, and each row restores it
+        wd, base, targets = request.getfixturevalue("workdir"), TINY, ["results/synthetic/summary.csv"]
+    write_config(wd, edited(base, key, value))
     try:
-        assert planned_jobs(workdir, target) == expected, f"editing {section} ({key})"
+        assert planned_jobs(wd, *targets) == expected, f"editing {section} ({key})"
     finally:
-        write_config(workdir, TINY)
-    assert planned_jobs(workdir, target) == {}
+        write_config(wd, base)
+    assert planned_jobs(wd, *targets) == {}
 
 
 def test_report_in_a_real_browser(workdir):

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from test_workflow import planned_jobs, snakemake, write_config
+from test_workflow import planned_jobs, write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -54,13 +54,12 @@ def write_ped2(root) -> None:
     (root / "Test" / "UCSDped2.m").write_text(PED2_M)
 
 
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    wd = tmp_path_factory.mktemp("svdd_wf")
-    write_config(wd, CFG)
-    write_ped2(wd / "ped2data" / "UCSDped2")
-    snakemake(wd, "results/synthetic/summary.csv", "results/ped2/svdd_cae_auc.csv")
-    return wd
+TARGETS = ["results/synthetic/summary.csv", "results/ped2/svdd_cae_auc.csv"]
+
+
+@pytest.fixture
+def workdir(svdd_workdir):
+    return svdd_workdir  # conftest: CFG (and the Ped2 copy) run to TARGETS once per session
 
 
 def test_auc_csv_from_the_frame_cache(workdir):

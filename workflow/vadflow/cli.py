@@ -92,18 +92,26 @@ def cmd_train(a: argparse.Namespace) -> None:
     _set_threads(a.threads)
     cfg = _cfg(a.cfg)
     cls = get_method(cfg["kind"])
+    extra = list(getattr(a, "extra_features", None) or [])
     if cfg.get("train_split", "train") == "test_folds":
         from vadflow.methods.folds import FoldModels
 
         videos = load_videos(a.manifest, a.labels, a.features, split="test", layouts=cls.layouts,
-                             method=cfg.get("name", ""), kind=cfg["kind"])
+                             method=cfg.get("name", ""), kind=cfg["kind"], extra_features=extra)
         log.warning("train_split: test_folds: training %d models on the annotated TEST videos; each test video "
                     "is scored only by the model of the folds that exclude it", cfg.get("folds", 5))
         model = FoldModels(cls, cfg, int(cfg.get("folds", 5)))
     else:
         videos = load_videos(a.manifest, a.labels, a.features, split="train", layouts=cls.layouts,
-                             method=cfg.get("name", ""), kind=cfg["kind"])
+                             method=cfg.get("name", ""), kind=cfg["kind"], extra_features=extra)
         model = cls(cfg)
+        if getattr(cls, "wants_validation", False):
+            from vadflow.data.manifest import read_manifest
+
+            table = read_manifest(a.manifest)
+            if ((table["split"] == "val") & (table["status"] == "ok")).any():
+                model.set_validation(load_videos(a.manifest, a.labels, a.features, split="val", layouts=cls.layouts,
+                                                 method=cfg.get("name", ""), kind=cfg["kind"], extra_features=extra))
     if getattr(a, "head", None) and a.head[0]:
         # A trained projection head (LOF): checked against the features it will be applied to.
         from vadflow.features.store import FeatureStore
@@ -113,6 +121,10 @@ def cmd_train(a: argparse.Namespace) -> None:
             model.set_head(load_head(a.head[0], store.attrs))
     log.info("training %s (kind %s) on %d videos", cfg.get("name"), cfg["kind"], len(videos))
     model.fit(videos)
+    from vadflow.features.store import provenance
+
+    # The extractors behind the inputs travel with the model, so `vadflow watch` can rebuild them.
+    model.provenance = {"features": [provenance(p) for p in [a.features, *extra]]}
     model.save(a.out)
 
 
@@ -134,7 +146,7 @@ def cmd_score(a: argparse.Namespace) -> None:
     else:
         model = cls.load(a.model)
     test = load_videos(a.manifest, a.labels, a.features, split="test", layouts=cls.layouts,
-                       method=cfg.get("name", ""), kind=cfg["kind"])
+                       method=cfg.get("name", ""), kind=cfg["kind"], extra_features=list(a.extra_features or []))
     scores = {v.id: model.score(v) for v in tqdm(test, desc=f"score {cfg.get('name')}", unit="video", disable=a.quiet)}
     if hasattr(model, "finalize_scores"):
         scores = model.finalize_scores(scores)
@@ -288,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
         for k in ("--cfg", "--manifest", "--labels", "--features", "--out"):
             sp.add_argument(k, required=True)
         sp.add_argument("--threads", type=int, default=None)
+        sp.add_argument("--extra-features", nargs="*", default=[],
+                        help="further feature files of the method's rows (the realtime flow stream); empty = none")
         if name == "score":
             sp.add_argument("--model", required=True)
         else:

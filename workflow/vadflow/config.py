@@ -154,6 +154,8 @@ def lstm_pretrain_params(config: dict, dataset: str, extractor: str) -> dict[str
 def feature_layout(config: dict, dataset: str, extractor: str) -> str:
     """``clips`` or ``segments32``: what ``features/{extractor}.h5`` of ``dataset`` holds."""
     params = extractor_params(config, dataset, extractor)
+    if params.get("frame_steps") and params.get("source", "extract") == "extract":
+        return "frames"  # one row per sampled frame (features/sampled.py): the real-time method's streams
     if params.get("frames") and params.get("source", "extract") == "extract":
         return "clip_frames"  # per-frame features of each clip: read by lstm extractors only
     if not is_import(params):
@@ -326,6 +328,10 @@ def check(config: dict) -> None:
                 f"methods.{name}.features = {sec.get('features')!r} names no extractor under `features:` "
                 f"(known: {', '.join(sorted(config['features']))})"
             )
+    for name, sec in config["methods"].items():
+        if sec.get("kind") == "realtime":
+            for ds in config["datasets"]:
+                _check_realtime(config, ds, name)
     for name in config.get("run_methods") or []:
         if name not in config["methods"]:
             raise ConfigError(f"run_methods lists {name!r}, which is not a key of `methods:`")
@@ -366,6 +372,11 @@ def _check_source(config: dict, dataset: str, extractor: str) -> None:
         if params.get("frames") and params["backbone"] not in FRAME_BACKBONES:
             raise ConfigError(f"{where}.frames: per-frame features need a 2-D frame backbone ({', '.join(FRAME_BACKBONES)}), "
                               f"not {params['backbone']}")
+        if params.get("frame_steps") and (params["backbone"] not in FRAME_BACKBONES or params.get("frames")):
+            raise ConfigError(f"{where}.frame_steps: per-sampled-frame features need a 2-D frame backbone ({', '.join(FRAME_BACKBONES)}) "
+                              f"and no `frames: true`; got backbone {params['backbone']}")
+        if params.get("input", "rgb") != "rgb" and not params.get("frame_steps"):
+            raise ConfigError(f"{where}.input: {params['input']} is for per-sampled-frame extractors; set frame_steps")
         return
     if source == "lstm":
         _check_lstm(config, dataset, extractor, params, where)
@@ -429,9 +440,19 @@ def dataset_inputs(config: dict, dataset: str) -> list[str]:
     from vadflow.data.ucf_crime import DatasetError, find_files
 
     try:
-        return [str(p) for p in find_files(sec["root"], index_videos=False).used()]
+        files = [str(p) for p in find_files(sec["root"], index_videos=False).used()]
     except DatasetError:
         return []
+    vatic = (sec.get("ucfcrime2local") or {}).get("path")
+    if vatic:  # editing a vatic file rebuilds the labels (specs/realtime.md §5)
+        from vadflow.data.annotations import AnnotationError
+        from vadflow.data.vatic import vatic_files
+
+        try:
+            files += [str(p) for p in vatic_files(vatic).values()]
+        except AnnotationError as exc:
+            raise ConfigError(f"datasets.{dataset}.ucfcrime2local.path: {exc}") from None
+    return files
 
 
 def method_features(config: dict, dataset: str, method: str) -> str:
@@ -448,3 +469,35 @@ def method_features(config: dict, dataset: str, method: str) -> str:
         if layout not in accepted:
             raise ConfigError(layout_error(method, params["kind"], extractor, layout, accepted, where=f"dataset {dataset}"))
     return f"results/{dataset}/features/{extractor}.h5"
+
+
+def method_extra_features(config: dict, dataset: str, method: str) -> list[str]:
+    """Feature files a method reads besides ``features``: the real-time method's flow stream
+    (``flow_features``), on the same sampled frames as its RGB stream; [] for every other kind."""
+    params = method_params(config, dataset, method)
+    flow = params.get("flow_features", "rt_flow") if params.get("kind") == "realtime" else None
+    return [f"results/{dataset}/features/{flow}.h5"] if flow else []
+
+
+def _check_realtime(config: dict, dataset: str, method: str) -> None:
+    """A realtime method's streams: per-sampled-frame extractors (frame_steps) of the right
+    input, sampling the same frames, so their rows line up."""
+    params = method_params(config, dataset, method)
+    where = f"methods.{method}"
+    streams = {"features": (params.get("features", "rt_rgb"), "rgb")}
+    if params.get("flow_features", "rt_flow"):
+        streams["flow_features"] = (params.get("flow_features", "rt_flow"), "flow_image")
+    grids = {}
+    for key, (ext, want) in streams.items():
+        if ext not in config["features"]:
+            raise ConfigError(f"{where}.{key} = {ext!r} names no extractor under `features:` (known: {', '.join(sorted(config['features']))})")
+        ep = extractor_params(config, dataset, ext)
+        if not ep.get("frame_steps") or ep.get("source", "extract") != "extract":
+            raise ConfigError(f"{where}.{key}: features.{ext} must extract per-sampled-frame features (frame_steps) for dataset {dataset}")
+        if ep.get("input", "rgb") != want:
+            raise ConfigError(f"{where}.{key}: features.{ext} has input {ep.get('input', 'rgb')!r}, the {key} stream needs {want!r}")
+        grids[ext] = ep["frame_steps"]
+    if len({as_json(g) for g in grids.values()}) > 1:
+        raise ConfigError(f"{where}: the streams {sorted(grids)} sample different frames on dataset {dataset} ({grids}); "
+                          "give them the same frame_steps")
+

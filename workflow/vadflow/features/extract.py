@@ -99,6 +99,10 @@ def extract_shard(manifest: str | Path, root: str | Path, cfg: dict[str, Any], s
     Finished videos go to the per-video cache (``cache_dir``, default ``<out dir>/videos``);
     videos already cached with the same settings are reused. ``out`` is the shard's JSON receipt.
     """
+    if cfg.get("frame_steps"):  # per-sampled-frame features (the real-time method's streams)
+        from vadflow.features.sampled import extract_sampled_shard
+
+        return extract_sampled_shard(manifest, root, cfg, shard, out, cache_dir=cache_dir, progress=progress)
     cfg = full_config(cfg)
     idx, n_shards = parse_shard(shard)
     table = read_manifest(manifest)

@@ -107,8 +107,15 @@ class Method(abc.ABC):
 
         from vadflow.io import atomic_path
 
+        blob = {"kind": self.kind, "cfg": self.cfg, "state": self.state()}
+        if self.provenance:
+            blob["provenance"] = self.provenance
         with atomic_path(path) as tmp:
-            torch.save({"kind": self.kind, "cfg": self.cfg, "state": self.state()}, tmp)
+            torch.save(blob, tmp)
+
+    #: what produced the method's inputs (``{"features": [store provenance, ...]}``, set by the
+    #: train job): ``vadflow watch`` rebuilds the online extractors from it.
+    provenance: dict[str, Any] | None = None
 
     @classmethod
     def load(cls, path: str | Path) -> "Method":
@@ -117,4 +124,5 @@ class Method(abc.ABC):
         blob = torch.load(path, map_location="cpu", weights_only=True)
         obj = cls(blob["cfg"])
         obj.load_state(blob["state"])
+        obj.provenance = blob.get("provenance")
         return obj

@@ -5,23 +5,40 @@ import logging
 from pathlib import Path
 
 from vadflow.data.manifest import read_labels, read_manifest
-from vadflow.features.store import FeatureStore, FeatureStoreError
+from vadflow.features.store import FeatureStore, FeatureStoreError, frame_index
 from vadflow.methods.base import VideoData, layout_error
 
 log = logging.getLogger(__name__)
 
 
 def load_videos(manifest: str | Path, labels: str | Path, features: str | Path, split: str, layouts: tuple[str, ...] = ("clips",),
-                method: str = "", kind: str = "") -> list[VideoData]:
+                method: str = "", kind: str = "", extra_features: list[str | Path] | tuple = ()) -> list[VideoData]:
     """Videos of ``split`` with status ok and features, in manifest order.
 
     Videos the extractor could not decode are skipped with a warning (they are listed in the
     feature file's ``failed`` attr). A feature layout the method does not accept is an error
     naming the file, so 32-segment features never reach a per-clip method silently.
+
+    Layout ``frames`` (one row per sampled frame) puts the rows' frame indices in
+    ``extras["frame_index"]``. ``extra_features``: further feature files of the same rows (the
+    real-time method's flow stream), each in ``extras["streams"][extractor]``; their frame grid
+    must equal the main file's, and a video missing from one of them is skipped.
     """
     table = read_manifest(manifest)
     rows = table[(table["split"] == split) & (table["status"] == "ok")]
     lab = read_labels(labels, list(rows["id"]))
+    extras = [FeatureStore(p) for p in extra_features]
+    try:
+        out = _read(features, rows, lab, split, layouts, method, kind, extras)
+    finally:
+        for e in extras:
+            e.close()
+    if not out:
+        raise FeatureStoreError(f"{features}: no {split} video has features; check {manifest} statuses")
+    return out
+
+
+def _read(features, rows, lab, split, layouts, method, kind, extras: list[FeatureStore]) -> list[VideoData]:
     out: list[VideoData] = []
     with FeatureStore(features) as store:
         layout = store.attrs.get("layout", "clips")
@@ -37,9 +54,31 @@ def load_videos(manifest: str | Path, labels: str | Path, features: str | Path, 
             feats, attrs = store.get(r.id)
             if int(attrs["n_frames"]) != int(r.frames):
                 raise FeatureStoreError(f"{features}: video {r.id} has n_frames {attrs['n_frames']} but the manifest says {r.frames}; re-extract")
+            more: dict = {}
+            if str(attrs.get("layout", "clips")) == "frames":
+                more["frame_index"] = frame_index(attrs)
+            if extras:
+                streams = _extra_streams(extras, r.id, attrs)
+                if streams is None:
+                    continue
+                more["streams"] = streams
             out.append(VideoData(id=r.id, features=feats, n_frames=int(r.frames), clip_len=int(attrs["clip_len"]),
                                  stride=int(attrs["stride"]), anomalous=bool(r.anomalous), cls=r.cls,
-                                 frame_labels=lab.get(r.id), layout=str(attrs.get("layout", "clips"))))
-    if not out:
-        raise FeatureStoreError(f"{features}: no {split} video has features; check {manifest} statuses")
+                                 frame_labels=lab.get(r.id), layout=str(attrs.get("layout", "clips")), extras=more))
     return out
+
+
+def _extra_streams(extras: list[FeatureStore], vid: str, attrs: dict) -> dict | None:
+    """``{extractor: [K, D]}`` of one video from the extra feature files, on the main file's rows."""
+    streams = {}
+    for store in extras:
+        if vid not in store:
+            log.warning("video %s has no features in %s and is skipped", vid, store.path)
+            return None
+        feats, a = store.get(vid)
+        for key in ("n_frames", "frame_steps", "clip_len", "stride"):
+            if str(a.get(key)) != str(attrs.get(key)):
+                raise FeatureStoreError(f"{store.path}: video {vid} has {key} = {a.get(key)!r}, but the method's main features have "
+                                        f"{attrs.get(key)!r}; the streams of one method must sample the same frames")
+        streams[str(a.get("extractor", store.path.stem))] = feats
+    return streams

@@ -177,6 +177,20 @@ def _indexed_frames(path: Path, spec: ClipSpec, info: VideoInfo, backend: str,
             log.warning("%s: %s failed (%s); falling back to %s", path, name, exc, names[i + 1])
 
 
+def transform_frame(frame: np.ndarray, spec: ClipSpec) -> np.ndarray:
+    """One native RGB frame resized and centre-cropped exactly as the decoder does it, for code
+    that receives frames one at a time (live streams, flow images) and must match extraction."""
+    size = resized_size(frame.shape[0], frame.shape[1], spec.resize)
+    top, left, ch, cw = crop_box(size[0], size[1], spec.crop)
+    return _resize(frame, size)[top : top + ch, left : left + cw]
+
+
+def iter_indexed_frames(path: str | Path, spec: ClipSpec, info: VideoInfo, backend: str = "auto",
+                        wanted: np.ndarray | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """``(index, frame)`` of every frame, or of the sorted ``wanted`` indices only, resized and cropped per ``spec``."""
+    return _indexed_frames(Path(path), spec, info, backend, wanted)
+
+
 def iter_frames(path: str | Path, spec: ClipSpec, info: VideoInfo, backend: str = "auto") -> Iterator[np.ndarray]:
     """Resized and centre-cropped RGB uint8 frames ``[h, w, 3]``, in order."""
     for _, frame in _indexed_frames(Path(path), spec, info, backend):

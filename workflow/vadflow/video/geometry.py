@@ -90,3 +90,20 @@ def crop_box(height: int, width: int, crop: int | tuple[int, int] | None) -> tup
         raise ValueError(f"crop {ch}x{cw} is larger than the resized frame {height}x{width}; lower `crop` or raise `resize`")
     # C3D's Caffe crop [8:120, 29:141] of 128x171 is this rule: floor of half the margin.
     return (height - ch) // 2, (width - cw) // 2, ch, cw
+
+
+def sampled_frames(n_frames: int, steps: list[int] | tuple[int, ...]) -> np.ndarray:
+    """Indices on the global frame grid whose index is a multiple of one of ``steps``, sorted.
+
+    The per-frame extractors of the real-time method (specs/realtime.md §5) sample frames this
+    way: steps [3, 10] hold every frame that adaptive sampling can keep (hard frames at % 3,
+    soft and normal frames at % 10); [1] is every frame.
+    """
+    steps = [int(s) for s in steps]
+    if not steps or min(steps) < 1:
+        raise ValueError(f"frame steps must be positive integers, got {steps}")
+    j = np.arange(max(0, int(n_frames)))
+    keep = np.zeros(len(j), dtype=bool)
+    for s in steps:
+        keep |= j % s == 0
+    return j[keep]

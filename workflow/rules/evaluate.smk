@@ -24,10 +24,12 @@ rule summary:
         f1=lambda wc: expand("results/{{dataset}}/{method}_f1.csv", method=vc.method_names(config)),
         images=lambda wc: expand("results/{{dataset}}/{method}/timelines.png", method=vc.method_names(config)),
         thesis=lambda wc: vc.thesis_targets(config, wc.dataset),
+        # realtime methods: SAS video-level metrics and resources.json
+        realtime=lambda wc: vc.realtime_report_files(config, wc.dataset),
     output:
         csv="results/{dataset}/summary.csv",
         html="results/{dataset}/report.html",
     log: "logs/{dataset}/summary.log"
     shell:
         "vadflow summary --dataset {wildcards.dataset} --auc {input.auc:q} --f1 {input.f1:q} --images {input.images:q}"
-        " --thesis {input.thesis:q} --out-csv {output.csv:q} --out-html {output.html:q} 2>&1 | tee {log:q}"
+        " --thesis {input.thesis:q} --realtime {input.realtime:q} --out-csv {output.csv:q} --out-html {output.html:q} 2>&1 | tee {log:q}"

@@ -501,3 +501,18 @@ def _check_realtime(config: dict, dataset: str, method: str) -> None:
         raise ConfigError(f"{where}: the streams {sorted(grids)} sample different frames on dataset {dataset} ({grids}); "
                           "give them the same frame_steps")
 
+
+
+def realtime_methods(config: dict) -> list[str]:
+    """Methods of kind realtime (their video-level table and resources.json have rules of their own)."""
+    return [m for m, sec in config["methods"].items() if sec.get("kind") == "realtime"]
+
+
+def realtime_report_files(config: dict, dataset: str) -> list[str]:
+    """What the report adds for each realtime method of ``rule all``: its SAS video-level metrics
+    and its cost (specs/realtime.md §8, §10)."""
+    out = []
+    for m in method_names(config):
+        if m in realtime_methods(config):
+            out += [f"results/{dataset}/{m}_vl.csv", f"results/{dataset}/{m}/resources.json"]
+    return out

@@ -135,9 +135,15 @@ class LOF(Method):
             return scores
         allv = np.concatenate([np.asarray(s, dtype=np.float64) for s in scores.values()])
         lo, hi = float(allv.min()), float(allv.max())
+        self.minmax = (lo, hi)  # kept in scores.h5 attrs, so `vadflow watch` applies the same map
         span = hi - lo if hi > lo else 1.0
         log.info("lof: min-max normalising test LOF values [%.4f, %.4f] to [0, 1]", lo, hi)
         return {k: (np.asarray(s, dtype=np.float64) - lo) / span for k, s in scores.items()}
+
+    def score_attrs(self) -> dict[str, float]:
+        """The test-set min-max constants of ``normalize: minmax`` (after finalize_scores)."""
+        mm = getattr(self, "minmax", None)
+        return {} if mm is None else {"minmax_lo": mm[0], "minmax_hi": mm[1]}
 
     def state(self) -> dict[str, Any]:
         if self._lof is None or self.head is None:

@@ -261,10 +261,14 @@ class Realtime(Method):
             parts.append(np.asarray(boo, np.float32))
         if len({len(p) for p in parts}) != 1:
             raise MethodError(f"realtime: video {video.id!r}: the streams have different row counts {[len(p) for p in parts]}")
-        x = np.concatenate(parts, axis=1)
-        if self.in_dim is not None and x.shape[1] != self.in_dim:
-            raise MethodError(f"video {video.id!r}: input dim {x.shape[1]}, the model was trained on {self.in_dim}")
-        return self.scaler(x).astype(np.float32)
+        return self.assemble(*parts, what=f"video {video.id!r}")
+
+    def assemble(self, *parts: np.ndarray, what: str = "input") -> np.ndarray:
+        """[RGB ‖ flow ‖ BoO] rows (or one row) concatenated and standardised as in training."""
+        x = np.concatenate([np.asarray(p, np.float32) for p in parts], axis=-1)
+        if self.in_dim is not None and x.shape[-1] != self.in_dim:
+            raise MethodError(f"realtime: {what}: input dim {x.shape[-1]}, the model was trained on {self.in_dim}")
+        return np.asarray(self.scaler(x), dtype=np.float32)
 
     def _sampled(self, video: VideoData, training: bool) -> tuple[np.ndarray, np.ndarray]:
         """Rows kept by adaptive sampling and their policy labels (EXCLUDED rows removed)."""
@@ -316,6 +320,11 @@ class Realtime(Method):
         self.in_dim = None
         if cfg["standardize"]:
             self.scaler.fit([self.inputs(v) for v in fit_videos])
+            # Random-init ReLU trunks leave some dimensions constant (often 0) on every training
+            # frame: z-scoring them by their ~0 std would blow up any other value seen later.
+            # The head never saw them vary, so they are dropped (scale infinite -> 0).
+            sd = self.scaler.sd
+            self.scaler.sd = np.where(sd < 1e-3 * np.median(sd) + 1e-5, np.inf, sd)
         x, y = self._arrays(fit_videos)
         n_pos = int(y.sum())
         log.info("realtime: %d training frames after adaptive sampling (%d hard, %d other) from %d videos; soft frames %s",

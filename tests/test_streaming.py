@@ -1,0 +1,91 @@
+"""Online scoring parts of `vadflow watch` against their offline counterparts (no video needed)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vadflow.methods.base import VideoData
+from vadflow.scores import clip_to_frames
+from vadflow.streaming.scorers import FrameMapper, Windowed
+
+
+def _stream_mapper(scores, clip_len, stride, n, mapping="average"):
+    m = FrameMapper(clip_len, stride, mapping)
+    out = np.full(n, np.nan)
+    for s in scores:
+        e = m.push(s)
+        out[e.start : e.start + len(e.scores)] = e.scores
+        assert not np.isnan(out[: e.start]).any()  # frames come out in order, none skipped
+    e = m.finish(n)
+    if e is not None:
+        out[e.start : e.start + len(e.scores)] = e.scores
+    return out
+
+
+@pytest.mark.parametrize("clip_len,stride,n", [(16, 16, 100), (16, 8, 90), (8, 16, 100), (16, 16, 16), (5, 3, 40)])
+@pytest.mark.parametrize("mapping", ["average", "cell"])
+def test_frame_mapper_equals_offline_mapping(clip_len, stride, n, mapping):
+    from vadflow.video.geometry import n_clips
+
+    k = n_clips(n, clip_len, stride, "drop")
+    scores = np.random.default_rng(k).random(k)
+    online = _stream_mapper(scores, clip_len, stride, n, mapping)
+    assert np.allclose(online, clip_to_frames(scores, n, clip_len, stride, mapping), atol=1e-12)
+
+
+def _adnet(width, dim=6, seed=0):
+    from vadflow.methods.adnet import ADNet
+
+    m = ADNet({"window": width, "stages": 2, "layers": 3, "channels": 8, "device": "cpu"})
+    torch.manual_seed(seed)
+    m.in_dim = dim
+    m.net = m.build(dim).eval()
+    return m
+
+
+def _stream_windows(model, feats, mode):
+    w = Windowed(model, mode)
+    got = {}
+    for k, f in enumerate(feats):
+        for i, s in w.push(k, f):
+            assert i not in got
+            got[i] = s
+    for i, s in w.finish():
+        got[i] = s
+    assert sorted(got) == list(range(len(feats)))
+    return np.array([got[i] for i in range(len(feats))]), w
+
+
+@pytest.mark.parametrize("n", [3, 8, 13, 16, 30])
+def test_windows_exact_mode_equals_offline_merge(n):
+    model = _adnet(8)
+    feats = np.random.default_rng(n).normal(size=(n, 6)).astype(np.float32)
+    video = VideoData(id="v", features=feats, n_frames=n, clip_len=1, stride=1, anomalous=False)
+    online, _ = _stream_windows(model, feats, "exact")
+    np.testing.assert_allclose(online, model.score(video), atol=1e-5)
+
+
+def test_windows_causal_mode_uses_each_windows_newest_half():
+    n, width = 30, 8
+    model = _adnet(width)
+    feats = np.random.default_rng(1).normal(size=(n, 6)).astype(np.float32)
+    online, _ = _stream_windows(model, feats, "causal")
+    offline = model.score(VideoData(id="v", features=feats, n_frames=n, clip_len=1, stride=1, anomalous=False))
+    w = Windowed(model, "causal")
+    w.feats = dict(enumerate(feats))
+    first = w._run([0], n)[0]
+    np.testing.assert_allclose(online[:width], first, atol=1e-6)  # window 0 whole
+    second = w._run([4], n)[0]
+    np.testing.assert_allclose(online[8:12], second[4:], atol=1e-6)  # window 1: its newest half only
+    assert np.abs(online - offline).max() > 1e-4  # the causal stream differs from the offline merge
+
+
+def test_windows_whole_video_scores_at_end_only():
+    model = _adnet(0)
+    feats = np.random.default_rng(2).normal(size=(12, 6)).astype(np.float32)
+    w = Windowed(model, "causal")
+    assert all(w.push(k, f) == [] for k, f in enumerate(feats))
+    got = dict(w.finish())
+    offline = model.score(VideoData(id="v", features=feats, n_frames=12, clip_len=1, stride=1, anomalous=False))
+    np.testing.assert_allclose([got[i] for i in range(12)], offline, atol=1e-5)

@@ -89,3 +89,53 @@ def test_windows_whole_video_scores_at_end_only():
     got = dict(w.finish())
     offline = model.score(VideoData(id="v", features=feats, n_frames=12, clip_len=1, stride=1, anomalous=False))
     np.testing.assert_allclose([got[i] for i in range(12)], offline, atol=1e-5)
+
+
+def test_stalled_source_raises_after_the_read_timeout(tmp_path):
+    """A stream that delivers a few frames and then goes silent ends in a SourceError, not a hang."""
+    import io
+    import os
+    import threading
+    import time
+
+    import av
+
+    from vadflow.streaming.source import FrameSource, SourceError
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mpegts") as out:
+        st = out.add_stream("mpeg2video", rate=30)
+        st.width, st.height, st.pix_fmt = 32, 32, "yuv420p"
+        for i in range(30):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), i * 8, np.uint8), format="rgb24")
+            for pkt in st.encode(frame):
+                out.mux(pkt)
+        for pkt in st.encode():
+            out.mux(pkt)
+    fifo = tmp_path / "live.ts"
+    os.mkfifo(fifo)
+    release = threading.Event()
+
+    def writer():
+        with open(fifo, "wb") as f:
+            f.write(buf.getvalue())
+            f.flush()
+            release.wait(30)  # the stream stalls: the writer stays open and sends nothing more
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    src = FrameSource(str(fifo), timeout=1.0)
+    got = 0
+    t0 = time.monotonic()
+    with pytest.raises(SourceError, match="read timeout"):
+        for _ in src.frames():
+            got += 1
+    release.set()
+    assert 0 < got <= 30 and time.monotonic() - t0 < 20
+
+
+def test_missing_source_is_a_clear_error(tmp_path):
+    from vadflow.streaming.source import FrameSource, SourceError
+
+    with pytest.raises(SourceError, match="nothing.mp4"):
+        list(FrameSource(str(tmp_path / "nothing.mp4"), timeout=5).frames())

@@ -16,7 +16,6 @@ rule realtime_video_level:
     params: cfg=lambda wc: vc.as_json(vc.method_params(config, wc.dataset, wc.method))
     threads: 1
     resources: runtime=5, mem_mb=1000
-    conda: "../../envs/report.yaml"
     log: "logs/{dataset}/{method}/video_level.log"
     shell:
         "vadflow video-level --cfg {params.cfg:q} --manifest {input.manifest:q} --scores {input.scores:q}"
@@ -34,7 +33,6 @@ rule realtime_resources:
     params: root=lambda wc: vc.dataset_root(config, wc.dataset)
     threads: 2
     resources: runtime=10, mem_mb=4000
-    conda: "../../envs/features.yaml"
     log: "logs/{dataset}/{method}/resources.log"
     shell:
         "vadflow resources --model {input.model:q} --manifest {input.manifest:q} --root {params.root:q}"

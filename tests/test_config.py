@@ -24,7 +24,8 @@ def test_default_config_validates_and_fills_defaults(cfg):
     validate(cfg, SCHEMA)
     vc.check(cfg)
     assert cfg["evaluation"] == {"threshold": 0.5, "alarm_threshold": 0.5, "f1_k": [10, 25, 50], "plot_videos": 6}
-    assert cfg["features"]["i3d"]["device"] == "auto" and cfg["features"]["i3d"]["dtype"] == "float16"
+    assert cfg["features"]["i3d"]["device"] == "auto" and cfg["features"]["i3d"]["dtype"] == "auto"
+    assert vc.extractor_params(cfg, "synthetic", "i3d")["dtype"] == "float16"  # auto: float16 when extracted
     assert cfg["datasets"]["ucf_crime"]["version"] == "v1"
     assert cfg["datasets"]["synthetic"]["generator"]["fps"] == 30
     assert "version" not in cfg["datasets"]["synthetic"]  # per-kind defaults only apply to their kind

@@ -310,3 +310,38 @@ def test_mil_on_imported_sultani_end_to_end(ucf_copy, tmp_path):
         assert sorted(f.keys()) == ids and all(f[v].shape == (man.loc[v, "frames"],) for v in ids)
     again = subprocess.run([*base, "-n", *targets], capture_output=True, text=True, timeout=300)
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_imports_are_stored_float32_by_default_and_lossless(sultani_import, ucf_copy, tmp_path):
+    """dtype: auto (the schema default) stores imports as float32, which keeps Sultani's 6-decimal
+    text exactly; extraction keeps float16. float16 would move the text values by up to ~6e-5."""
+    from snakemake.utils import validate
+
+    cfg = {"dataset": "u", "datasets": {"u": {"kind": "ucf_crime", "root": "r", "videos": False}},
+           "features": {"sultani": {"source": "import", "format": "sultani_txt", "path": str(ucf_copy / "sultani"),
+                                    "missing": "skip"},
+                        "i3d": {"backbone": "i3d"},
+                        "lstm": {"source": "lstm", "sequences": "i3d"}},
+           "methods": {"mil": {"kind": "mil", "features": "sultani"}}}
+    validate(cfg, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
+    assert cfg["features"]["sultani"]["dtype"] == "auto"
+    params = vc.extractor_params(cfg, "u", "sultani")
+    assert params["dtype"] == "float32"
+    assert vc.extractor_params(cfg, "u", "i3d")["dtype"] == "float16"
+    assert vc.extractor_params(cfg, "u", "lstm")["dtype"] == "float16"
+    cfg["features"]["sultani"]["dtype"] = "float16"
+    assert vc.extractor_params(cfg, "u", "sultani")["dtype"] == "float16"  # an explicit dtype is kept
+    errors = {}
+    for dtype, p in (("float32", params), ("float16", vc.extractor_params(cfg, "u", "sultani"))):
+        out = tmp_path / f"{dtype}.h5"
+        im.import_features(ucf_copy / "manifest.csv", p, out, progress=False)
+        err = 0.0
+        with h5py.File(out) as f:
+            for vid in f.keys():
+                assert f[vid].dtype == np.dtype(dtype)
+                text = np.loadtxt(ucf_copy / "sultani" / f"{vid}.txt")
+                err = max(err, float(np.abs(f[vid][()].astype(np.float64) - text).max()))
+                if dtype == "float32":  # printing back with 6 decimals gives the file's numbers
+                    assert np.array_equal(np.round(f[vid][()].astype(np.float64), 6), np.round(text, 6))
+        errors[dtype] = err
+    assert errors["float32"] < 1e-7 and 1e-5 < errors["float16"] < 1e-4, errors

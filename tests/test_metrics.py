@@ -407,6 +407,57 @@ def test_frame_confusion_by_hand_and_in_the_auc_row():
     assert video_alarms(scores, [False] * 135)["alarms_normal_pct"] == pytest.approx(13.33, abs=5e-3)
 
 
+def test_seed001_skip_gives_table4s_135_131_subset(fixtures_dir):
+    """Seed 001's k < 32 skip on the real test frame counts leaves 135 normal + 131 anomalous
+    videos (specs/mil.md §2, A13). The skipped 24 are pooled in the frame metrics with zero
+    scores; the video-level % count the 135 / 131 only: 18/135 and 85/131 are Table 4's
+    13.33 and 64.89 (its "Original" row)."""
+    from vadflow.data import annotations as ann
+    from vadflow.methods.base import VideoData
+    from vadflow.methods.mil import MIL
+    from vadflow.methods.segments32 import n_clips
+
+    rows = ann.read_temporal_annotation(fixtures_dir / "Test_Annotation_with_frames.txt")
+    mil = MIL({"segments": "seed001", "short_videos": "skip_like_seed001"})
+    skipped = {}
+    for r in rows.values():
+        k = n_clips(r.n_frames, 16, 16)  # rows an extractor writes for 16/16 clips
+        reason = mil.skip_reason(VideoData(r.id, np.zeros((k, 1), np.float32), r.n_frames, 16, 16, r.cls != "Normal"))
+        if reason is not None:
+            skipped[r.id] = reason
+    normal = {vid for vid, r in rows.items() if r.cls == "Normal"}
+    assert (len(normal - skipped.keys()), len(rows.keys() - normal - skipped.keys())) == (135, 131)
+    assert (len(normal & skipped.keys()), len(skipped.keys() - normal)) == (15, 9)
+
+    ids = list(rows)
+    labels = {vid: ann.frame_labels(ann.frame_events(r.events, r.n_frames, vid), r.n_frames) for vid, r in rows.items()}
+    kept_n = [v for v in ids if v in normal and v not in skipped]
+    kept_a = [v for v in ids if v not in normal and v not in skipped]
+    alarm = set(kept_n[:18]) | set(kept_a[:85])
+    scores = {vid: np.zeros(rows[vid].n_frames) if vid in skipped else np.full(rows[vid].n_frames, 0.9 if vid in alarm else 0.1)
+              for vid in ids}
+    videos = pd.DataFrame({"id": ids, "cls": [rows[v].cls for v in ids], "anomalous": [v not in normal for v in ids]})
+    auc = evaluate(labels, scores, videos, {"f1_k": [10]}, skipped=skipped)["auc"].iloc[0]
+    assert auc["alarms_normal_pct"] == pytest.approx(100 * 18 / 135) and round(auc["alarms_normal_pct"], 2) == 13.33
+    assert auc["alarms_anomalous_pct"] == pytest.approx(100 * 85 / 131) and round(auc["alarms_anomalous_pct"], 2) == 64.89
+    # frame level: all 290 videos and 1,111,808 frames, skipped ones scored 0 (negative at 0.5)
+    assert (auc["n_videos"], auc["n_frames"], auc["n_skipped_test"]) == (290, 1_111_808, 24)
+    assert auc["tn"] + auc["fp"] + auc["fn"] + auc["tp"] == 1_111_808
+    assert auc["fn"] + auc["tp"] == sum(int(g.sum()) for g in labels.values())
+    assert auc["fp"] == sum(int((labels[v] == 0).sum()) for v in alarm)
+    # counted over all 290, the same scores would read 18/150 = 12 %
+    assert video_alarms([scores[v] for v in ids], videos["anomalous"])["alarms_normal_pct"] == pytest.approx(12.0)
+
+
+def test_evaluate_refuses_a_skipped_video_with_scores(worked):
+    labels, scores, videos = worked
+    with pytest.raises(ValueError, match="'A' is recorded as skipped"):
+        evaluate(labels, scores, videos, {}, skipped={"A": "fewer than 32 clips"})
+    zero = {**scores, "A": np.zeros_like(scores["A"])}
+    auc = evaluate(labels, zero, videos, {}, skipped={"A": "why", "not_listed": "ignored"}, skipped_train={"t": "why"})["auc"]
+    assert (auc["n_skipped_test"].iloc[0], auc["n_skipped_train"].iloc[0], auc["skipped_reason"].iloc[0]) == (1, 1, "why")
+
+
 def test_evaluate_rejects_bad_inputs(worked):
     labels, scores, videos = worked
     with pytest.raises(ValueError, match="'B'"):

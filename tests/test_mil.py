@@ -9,7 +9,7 @@ from sklearn.metrics import roc_auc_score
 from vadflow.methods import get_method
 from vadflow.methods.base import MethodError, VideoData
 from vadflow.methods.mil import MIL, MILNet, ekosman_loss, mil_loss, sample_batch
-from vadflow.methods.segments32 import boundaries, make_bag, segments_to_frames
+from vadflow.methods.segments32 import boundaries, make_bag, n_clips, segments_to_frames, short_video_reason
 from vadflow.video.geometry import rnd
 
 # b_i = floor(i·(k−1)/32 + 0.5), i = 0..32, written out by hand
@@ -154,8 +154,8 @@ def test_sultani_boundaries_and_bag(k):
         assert zero.tolist()[:3] == [True, True, True] and zero.sum() == 3
         np.testing.assert_allclose(got[3], got[4])  # b3 = b4 = 1: both F[1] normalised
         np.testing.assert_allclose(got[3], f[1] / np.linalg.norm(f[1]), atol=1e-6)
-    # The last clip: a different direction changes nothing for k >= 18 (spec §10.4 says k >= 2, but
-    # its own formula gives segment 31 = F[k-1] alone up to k = 17: b_31 = rnd(31(k-1)/32) = k-1).
+    # The last clip: a different direction changes nothing for k >= 18; up to k = 17 segment 31 is
+    # F[k-1] alone (b_31 = rnd(31(k-1)/32) = k-1), spec §2 and §10.4.
     f2 = f.copy()
     f2[-1] = rng.random(d)[::-1] * 7
     changed = not np.allclose(make_bag(f2, "sultani"), got)
@@ -173,7 +173,7 @@ def test_last_clip_is_used_only_up_to_k17():
         assert (not np.allclose(make_bag(f, "sultani"), make_bag(f2, "sultani"))) == (k <= 17), k
 
 
-@pytest.mark.parametrize("rule", ["sultani", "seed001"])
+@pytest.mark.parametrize("rule", ["sultani", "seed001", "seed001_demo"])
 @pytest.mark.parametrize("k", [5, 31, 32, 33, 100, 1000])
 def test_bags_are_32_unit_rows(rule, k):
     f = np.random.default_rng(k).random((k, 6)).astype(np.float32) + 0.01
@@ -183,10 +183,72 @@ def test_bags_are_32_unit_rows(rule, k):
 
 
 def test_segment_rules_one_hot_k33():
+    """Spec §10.4: with one-hot clips F[j] = e_j, sultani gives e_i and seed001_demo (e_i + e_{i+1})/√2."""
     f = np.eye(33, dtype=np.float32)
     np.testing.assert_allclose(make_bag(f, "sultani"), np.eye(33)[:32], atol=1e-6)
     want = (np.eye(33)[:32] + np.eye(33)[1:33]) / np.sqrt(2)
+    np.testing.assert_allclose(make_bag(f, "seed001_demo"), want, atol=1e-6)
+    # seed001: cuts ⌊33i/32⌋ = i for i <= 31, and 33: only the last run holds two clips
+    want = np.eye(33)[:32].copy()
+    want[31] = (np.eye(33)[31] + np.eye(33)[32]) / np.sqrt(2)
     np.testing.assert_allclose(make_bag(f, "seed001"), want, atol=1e-6)
+
+
+def test_seed001_one_hot_k64_uses_every_clip_once():
+    """Spec §10.4: for k = 64 one-hot clips, seed001 segment i = (e_{2i} + e_{2i+1})/√2."""
+    f = np.eye(64, dtype=np.float32)
+    want = (np.eye(64)[0::2] + np.eye(64)[1::2]) / np.sqrt(2)
+    np.testing.assert_allclose(make_bag(f, "seed001"), want, atol=1e-6)
+    assert boundaries(64, "seed001").tolist() == list(range(0, 65, 2))
+
+
+def _disjoint_runs_reference(f: np.ndarray) -> np.ndarray:
+    """Spec §2 seed001 restated clip by clip: clip j lies in the last run i whose start ⌊ik/32⌋ is
+    <= j, i.e. ik/32 < j + 1, i.e. i = ⌈32(j+1)/k⌉ − 1; segment i = the run's mean, then L2 (no
+    clip L2). Needs k >= 32."""
+    k = len(f)
+    run = [-(-32 * (j + 1) // k) - 1 for j in range(k)]
+    out = []
+    for i in range(32):
+        members = [f[j].astype(np.float64) for j in range(k) if run[j] == i]
+        s = sum(members) / len(members)
+        out.append(s / np.linalg.norm(s))
+    return np.array(out)
+
+
+def test_seed001_is_the_disjoint_run_rule_and_differs_from_the_demo():
+    """k = 32..300: seed001 equals the clip-by-clip reference, and the demo rule differs at every k
+    (issue 17: the two rules disagree on every k from 32 to 300)."""
+    rng = np.random.default_rng(0)
+    for k in range(32, 301):
+        f = rng.random((k, 4)) + 0.05
+        got = make_bag(f, "seed001")
+        np.testing.assert_allclose(got, _disjoint_runs_reference(f), atol=1e-6, err_msg=f"k={k}")
+        assert not np.allclose(got, make_bag(f, "seed001_demo"), atol=1e-6), k
+    # no clip L2 before the means: a clip scaled up pulls its segment towards it
+    f = rng.random((64, 4)) + 0.05
+    f2 = f.copy()
+    f2[0] *= 100
+    assert not np.allclose(make_bag(f, "seed001")[0], make_bag(f2, "seed001")[0], atol=1e-3)
+
+
+def test_seed001_pads_short_videos_with_the_clip_each_segment_lies_in():
+    """k = 5 < 32 (short_videos: pad): segment i spans clip time [5i/32, 5(i+1)/32), which starts
+    in clip ⌊5i/32⌋; counted by hand: 7, 6, 7, 6, 6 segments on clips 0..4."""
+    f = np.random.default_rng(5).random((5, 3)) + 0.1
+    clip_of = [0] * 7 + [1] * 6 + [2] * 7 + [3] * 6 + [4] * 6
+    want = f[clip_of] / np.linalg.norm(f[clip_of], axis=1, keepdims=True)
+    np.testing.assert_allclose(make_bag(f, "seed001"), want, atol=1e-6)
+
+
+def test_short_video_rule():
+    assert short_video_reason(31, "pad") is None and short_video_reason(0, "pad") is None
+    assert short_video_reason(32, "skip_like_seed001") is None
+    assert "fewer than 32 clips" in short_video_reason(31, "skip_like_seed001")
+    with pytest.raises(ValueError, match="short_videos"):
+        short_video_reason(40, "drop")
+    # k = floor(n/16) for 16/16 clips: 512 frames are the shortest video kept
+    assert n_clips(511, 16, 16) == 31 and n_clips(512, 16, 16) == 32
 
 
 # -- segment -> frame map -------------------------------------------------------------------------------
@@ -294,3 +356,101 @@ def test_ekosman_loss_trains():
     auc = roc_auc_score(np.concatenate([v.frame_labels for v in test]), np.concatenate([m.score(v) for v in test]))
     assert auc > 0.8, auc
     assert m.history[-1] < m.history[0]
+
+
+# -- short_videos: skip_like_seed001 -----------------------------------------------------------------
+def _short_videos():
+    rng = np.random.default_rng(9)
+    return [VideoData(f"short_{a}", np.abs(rng.normal(0, 1, (k, D))).astype(np.float32) + 0.5, k * CL, CL, CL, a)
+            for a, k in ((True, 20), (False, 31))]
+
+
+def test_skip_like_seed001_leaves_short_videos_out_of_training_and_scores_them_zero(tmp_path):
+    cfg = {**CFG, "iterations": 5, "segments": "seed001", "short_videos": "skip_like_seed001"}
+    train, short = _videos(6, 6, seed=1), _short_videos()
+    m = MIL(cfg)
+    m.fit(train + short)
+    assert sorted(m.skipped_train) == ["short_False", "short_True"]
+    assert all("fewer than 32 clips" in r for r in m.skipped_train.values())
+    # exactly the model trained without them; padding them in trains another one
+    alone, padded = MIL(cfg), MIL({**cfg, "short_videos": "pad"})
+    alone.fit(train)
+    padded.fit(train + short)
+    w, w_alone, w_pad = (x.state()["net"]["fc1.weight"] for x in (m, alone, padded))
+    assert torch.equal(w, w_alone) and not torch.equal(w, w_pad) and padded.skipped_train == {}
+    # scoring: short videos get all-zero frame scores and a reason; others are scored
+    v = short[1]
+    assert m.skip_reason(v) is not None and padded.skip_reason(v) is None and m.skip_reason(train[0]) is None
+    assert m.score(v).tolist() == [0.0] * v.n_frames and padded.score(v).min() > 0
+    # segments32 rows: k comes from the frame count (511 frames -> 31 clips)
+    v32 = VideoData("s32", np.ones((32, D), np.float32), 511, CL, CL, True, layout="segments32")
+    assert m.skip_reason(v32) is not None and m.skip_reason(VideoData("s32", v32.features, 512, CL, CL, True,
+                                                                       layout="segments32")) is None
+    m.save(tmp_path / "m.pt")
+    assert MIL.load(tmp_path / "m.pt").skipped_train == m.skipped_train
+    with pytest.raises(MethodError, match="left no training video"):
+        MIL(cfg).fit(short)
+    with pytest.raises(MethodError, match="short_videos"):
+        MIL({**cfg, "short_videos": "drop"})
+
+
+def test_skip_like_seed001_through_train_score_evaluate_summary(tmp_path):
+    """The score file records the skipped videos; the auc row and the summary count them and say
+    why; the skipped test video is pooled with zero scores but left out of the video-level %."""
+    import json
+
+    import h5py
+    import pandas as pd
+
+    from vadflow import cli
+    from vadflow.data.manifest import COLUMNS, write_manifest
+    from vadflow.features.store import FeatureWriter
+
+    train, short = _videos(6, 6, seed=1), _short_videos()
+    test = _videos(2, 2, seed=2)
+    # The short anomalous video is a test video with an event; the short normal one trains.
+    short_test = short[0]
+    short_test.frame_labels = np.zeros(short_test.n_frames, np.int8)
+    short_test.frame_labels[:CL] = 1
+    split = {**{v.id: "train" for v in train + [short[1]]}, **{v.id: "test" for v in test + [short_test]}}
+    videos = train + [short[1]] + test + [short_test]
+    rows = [{"id": v.id, "path": f"x/{v.id}.mp4", "split": split[v.id], "cls": "Abuse" if v.anomalous else "Normal",
+             "anomalous": v.anomalous, "frames": v.n_frames, "fps": 30.0, "width": 0, "height": 0, "status": "ok",
+             "error": ""} for v in videos]
+    labels = {v.id: v.frame_labels for v in videos if split[v.id] == "test"}
+    write_manifest(pd.DataFrame(rows, columns=COLUMNS), labels, tmp_path / "manifest.csv", tmp_path / "labels.h5")
+    with FeatureWriter(tmp_path / "f.h5", {"extractor": "f", "layout": "clips"}) as w:
+        for v in videos:
+            w.add(v.id, v.features, {"extractor": "f", "clip_len": CL, "stride": CL, "fps": 30.0, "n_frames": v.n_frames,
+                                     "config_hash": "h", "weights": "w", "layout": "clips"}, dtype="float32")
+    cfg = json.dumps({**CFG, "name": "mx", "kind": "mil", "iterations": 5, "segments": "seed001",
+                      "short_videos": "skip_like_seed001"})
+    io = ["--manifest", str(tmp_path / "manifest.csv"), "--labels", str(tmp_path / "labels.h5"), "--features", str(tmp_path / "f.h5")]
+    assert cli.main(["train", "-q", "--cfg", cfg, *io, "--out", str(tmp_path / "m.pt")]) == 0
+    assert cli.main(["score", "-q", "--cfg", cfg, *io, "--model", str(tmp_path / "m.pt"), "--out", str(tmp_path / "s.h5")]) == 0
+    with h5py.File(tmp_path / "s.h5") as f:
+        assert list(json.loads(f.attrs["skipped_test"])) == ["short_True"]
+        assert list(json.loads(f.attrs["skipped_train"])) == ["short_False"]
+        assert not f["short_True"][()].any() and f[test[0].id][()].min() > 0
+    out = {k: str(tmp_path / f"{k}.csv") for k in ("auc", "f1", "per_video", "per_class")}
+    ev = json.dumps({"threshold": 0.5, "alarm_threshold": 0.5, "f1_k": [10], "plot_videos": 1})
+    assert cli.main(["evaluate", "--cfg", ev, "--method", "mx", "--manifest", str(tmp_path / "manifest.csv"),
+                     "--labels", str(tmp_path / "labels.h5"), "--scores", str(tmp_path / "s.h5"),
+                     "--auc", out["auc"], "--f1", out["f1"], "--per-video", out["per_video"],
+                     "--per-class", out["per_class"], "--timelines", str(tmp_path / "t.png")]) == 0
+    auc = pd.read_csv(out["auc"]).iloc[0]
+    assert (auc["n_videos"], auc["n_skipped_test"], auc["n_skipped_train"]) == (5, 1, 1)
+    assert "fewer than 32 clips" in auc["skipped_reason"]
+    assert auc["n_frames"] == sum(v.n_frames for v in test) + short_test.n_frames  # pooled with its zeros
+    pv = pd.read_csv(out["per_video"]).set_index("id")
+    assert pv.loc["short_True", "skipped"] and not pv.loc[test[0].id, "skipped"]
+    # video level: over the 2 scored anomalous videos only
+    scored_anom = pv[pv["anomalous"] & ~pv["skipped"]]
+    assert len(scored_anom) == 2 and scored_anom["alarm"].any()  # else 0 % would not tell the denominators apart
+    assert auc["alarms_anomalous_pct"] == pytest.approx(100 * scored_anom["alarm"].mean())
+    assert cli.main(["summary", "--dataset", "toy", "--auc", out["auc"], "--f1", out["f1"],
+                     "--out-csv", str(tmp_path / "summary.csv"), "--out-html", str(tmp_path / "report.html")]) == 0
+    val = pd.read_csv(tmp_path / "summary.csv").set_index(["method", "metric"])["value"]
+    assert val["mx", "n_skipped_test"] == 1 and val["mx", "n_skipped_train"] == 1
+    html = (tmp_path / "report.html").read_text()
+    assert "Skipped videos" in html and "mx: 1 of 5 test and 1 training videos skipped: fewer than 32 clips" in html

@@ -133,7 +133,7 @@ def cmd_score(a: argparse.Namespace) -> None:
 
     from vadflow.methods import get_method
     from vadflow.methods.data import load_videos
-    from vadflow.scores import write_scores
+    from vadflow.scores import skipped_attrs, write_scores
 
     _set_threads(a.threads)
     cfg = _cfg(a.cfg)
@@ -147,11 +147,19 @@ def cmd_score(a: argparse.Namespace) -> None:
         model = cls.load(a.model)
     test = load_videos(a.manifest, a.labels, a.features, split="test", layouts=cls.layouts,
                        method=cfg.get("name", ""), kind=cfg["kind"], extra_features=list(a.extra_features or []))
+    skipped = {v.id: r for v in test if (r := model.skip_reason(v)) is not None}
     scores = {v.id: model.score(v) for v in tqdm(test, desc=f"score {cfg.get('name')}", unit="video", disable=a.quiet)}
     if hasattr(model, "finalize_scores"):
-        scores = model.finalize_scores(scores)
+        # skipped videos keep their all-zero scores: a test-set normalisation must not move them
+        final = model.finalize_scores({vid: s for vid, s in scores.items() if vid not in skipped})
+        scores = {vid: s if vid in skipped else final[vid] for vid, s in scores.items()}
+    if skipped or model.skipped_train:
+        log.warning("%s skipped %d of %d test videos (all-zero frame scores, left out of video-level metrics) and "
+                    "%d training videos: %s", cfg.get("name"), len(skipped), len(test), len(model.skipped_train),
+                    "; ".join(sorted(set(skipped.values()) | set(model.skipped_train.values()))))
     extra_attrs = model.score_attrs() if hasattr(model, "score_attrs") else {}
-    write_scores(a.out, scores, attrs={"method": cfg.get("name", ""), "kind": cfg["kind"], "protocol": protocol, **extra_attrs})
+    write_scores(a.out, scores, attrs={"method": cfg.get("name", ""), "kind": cfg["kind"], "protocol": protocol,
+                                       **skipped_attrs(skipped, model.skipped_train), **extra_attrs})
 
 
 def cmd_train_head(a: argparse.Namespace) -> None:
@@ -212,19 +220,20 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
     from vadflow.evaluation.plots import plot_timelines
     from vadflow.evaluation.tables import evaluate
     from vadflow.io import atomic_path
-    from vadflow.scores import read_scores
+    from vadflow.scores import read_scores, read_skipped
 
     cfg = _cfg(a.cfg)
     table = read_manifest(a.manifest)
     scores = read_scores(a.scores)
+    skipped = read_skipped(a.scores)
     test = table[(table["split"] == "test") & table["id"].isin(list(scores))]
-    skipped = table[(table["split"] == "test") & ~table["id"].isin(list(scores))]
-    if len(skipped):
+    unscored = table[(table["split"] == "test") & ~table["id"].isin(list(scores))]
+    if len(unscored):
         log.warning("%d test videos have no scores (status %s) and are left out of the metrics",
-                    len(skipped), skipped["status"].value_counts().to_dict())
+                    len(unscored), unscored["status"].value_counts().to_dict())
     videos = test[["id", "cls", "anomalous", "fps"]].reset_index(drop=True)
     labels = read_labels(a.labels, list(videos["id"]))
-    tables = evaluate(labels, scores, videos, cfg)
+    tables = evaluate(labels, scores, videos, cfg, skipped=skipped["test"], skipped_train=skipped["train"])
     for key, path in (("auc", a.auc), ("f1", a.f1), ("per_video", a.per_video), ("per_class", a.per_class)):
         df = tables[key]
         df.insert(0, "method", a.method)
@@ -320,8 +329,10 @@ def cmd_resources(a: argparse.Namespace) -> None:
 
 
 def cmd_summary(a: argparse.Namespace) -> None:
-    from vadflow.evaluation.report import write_report
+    from vadflow.evaluation.report import skipped_notes, write_report
 
+    for note in skipped_notes(a.auc):
+        log.warning("%s", note)
     write_report(a.auc, a.f1, a.out_csv, a.out_html, images=a.images, dataset=a.dataset, thesis_csvs=a.thesis,
                  realtime=getattr(a, "realtime", None) or [])
 

@@ -81,8 +81,22 @@ LSTM_KEYS = ("name", "source", "sequences", "hidden", "standardize", "pretrain",
 FRAME_BACKBONES = ("xception", "resnet50_2d")
 
 
+def storage_dtype(params: dict[str, Any]) -> str:
+    """The feature file's dtype: ``dtype``, where ``auto`` is float32 for imports (their values
+    are stored losslessly; MIL's spec caches float32) and float16 otherwise (half the disk
+    for features we compute, well inside their own noise)."""
+    dtype = params.get("dtype", "auto")
+    if dtype != "auto":
+        return dtype
+    return "float32" if is_import(params) else "float16"
+
+
 def extractor_params(config: dict, dataset: str, extractor: str) -> dict[str, Any]:
     params = _stage_params(config, dataset, "features", extractor)
+    # auto resolved here, so the params (and the rerun trigger) name the dtype actually stored;
+    # extraction keeps its params (float16) and so its cached features
+    if "dtype" in params:
+        params["dtype"] = storage_dtype(params)
     if is_import(params):
         return {k: v for k, v in params.items() if k in IMPORT_KEYS}
     if is_lstm(params):

@@ -5,6 +5,7 @@ so it lives beside them rather than inside either).
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Mapping
 
@@ -75,6 +76,25 @@ def write_scores(path: str | Path, scores: Mapping[str, np.ndarray], attrs: Mapp
                 if not np.all(np.isfinite(arr)):
                     raise ValueError(f"scores for video {vid!r} contain NaN or inf")
                 f.create_dataset(vid, data=arr)
+
+
+#: ``scores.h5`` attrs naming the videos a method skipped, each a JSON object ``{id: reason}``
+#: (test videos then hold all-zero scores; see ``Method.skip_reason``).
+SKIPPED_ATTRS = {"test": "skipped_test", "train": "skipped_train"}
+
+
+def skipped_attrs(test: Mapping[str, str], train: Mapping[str, str]) -> dict[str, str]:
+    """The ``write_scores`` attrs recording skipped test and training videos."""
+    return {SKIPPED_ATTRS["test"]: json.dumps(dict(test), sort_keys=True),
+            SKIPPED_ATTRS["train"]: json.dumps(dict(train), sort_keys=True)}
+
+
+def read_skipped(path: str | Path) -> dict[str, dict[str, str]]:
+    """``{"test": {id: reason}, "train": {id: reason}}`` from a scores file (empty when absent)."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return {k: json.loads(f.attrs.get(a, "{}")) for k, a in SKIPPED_ATTRS.items()}
 
 
 def read_scores(path: str | Path) -> dict[str, np.ndarray]:

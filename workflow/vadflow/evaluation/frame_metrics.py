@@ -183,12 +183,17 @@ def frame_metrics(
     threshold: float = 0.5,
     alarm_threshold: float = 0.5,
     auc_method: str = "sklearn",
+    scored: Sequence[bool] | None = None,
 ) -> dict[str, float]:
     """All pooled frame metrics of the ``{method}_auc.csv`` row.
 
     ``threshold`` is the F1 binarisation (``>``, used for false-alarm events per hour);
     ``alarm_threshold`` is Sultani's and seed 001's (``≥``, used for FAR, video alarms and the
     frame confusion matrix with its accuracy and F1).
+
+    ``scored`` (default: all True) marks the videos the method scored. The others (a method's
+    skipped videos, which carry all-zero scores) count in every frame metric but not in the
+    video-level ones (alarm % and VL-F1), as in seed 001's evaluation (specs/mil.md §2, A13).
     """
     gt, sc = pool(labels, scores)
     anom = np.asarray(anomalous, dtype=bool)
@@ -196,7 +201,8 @@ def frame_metrics(
     normal_scores = [scores[i] for i in normal_idx]
     normal_fps = None if fps is None else [fps[i] for i in normal_idx]
     e, e_thr = eer(gt, sc)
-    va = video_alarms(scores, anom, alarm_threshold)
+    keep = np.ones(len(scores), dtype=bool) if scored is None else np.asarray(scored, dtype=bool)
+    va = video_alarms([scores[i] for i in np.flatnonzero(keep)], anom[keep], alarm_threshold)
     cm = frame_confusion(gt, sc, alarm_threshold)
     return {
         "auc": roc_auc(gt, sc, auc_method),

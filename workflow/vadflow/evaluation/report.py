@@ -15,6 +15,9 @@ AUC_METRICS = ("auc", "ap", "eer", "far", "alarms_normal_pct", "alarms_anomalous
 
 
 THESIS_METRICS = ("thesis_snippet_auc", "thesis_snippet_auc_std")
+#: videos a method left out (MIL ``short_videos: skip_like_seed001``): skipped test videos are
+#: scored 0 in the frame metrics and left out of the video-level ones.
+SKIP_METRICS = ("n_skipped_test", "n_skipped_train")
 
 
 def summarise(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path],
@@ -30,12 +33,25 @@ def summarise(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path],
     for path in auc_csvs:
         df = pd.read_csv(path)
         for rec in df.to_dict("records"):
-            rows += [{"method": rec["method"], "metric": m, "value": rec[m]} for m in AUC_METRICS if m in rec]
+            rows += [{"method": rec["method"], "metric": m, "value": rec[m]} for m in AUC_METRICS + SKIP_METRICS if m in rec]
     for path in f1_csvs:
         df = pd.read_csv(path)
         for rec in df.to_dict("records"):
             rows.append({"method": rec["method"], "metric": f"f1@{rec['k']:g}_{rec['report']}", "value": rec["f1"]})
     return pd.DataFrame(rows, columns=["method", "metric", "value"])
+
+
+def skipped_notes(auc_csvs: Sequence[str | Path]) -> list[str]:
+    """One sentence per method that skipped videos: how many, and why (its auc file's reason)."""
+    notes = []
+    for path in auc_csvs:
+        for rec in pd.read_csv(path, keep_default_na=False).to_dict("records"):
+            n_test, n_train = int(rec.get("n_skipped_test") or 0), int(rec.get("n_skipped_train") or 0)
+            if n_test or n_train:
+                notes.append(f"{rec['method']}: {n_test} of {rec.get('n_videos', '?')} test and {n_train} training videos "
+                             f"skipped: {rec.get('skipped_reason') or 'no reason recorded'}. Skipped test videos score 0 "
+                             "in the frame metrics and are left out of the video-level alarm percentages and VL-F1.")
+    return notes
 
 
 def _img(path: Path) -> str:
@@ -74,6 +90,7 @@ def write_report(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path], 
                  images: Sequence[str | Path] = (), dataset: str = "", thesis_csvs: Sequence[str | Path] = (),
                  realtime: Sequence[str | Path] = ()) -> pd.DataFrame:
     summary = summarise(auc_csvs, f1_csvs, thesis_csvs)
+    notes = skipped_notes(auc_csvs)
     with atomic_path(out_csv) as tmp:
         summary.to_csv(tmp, index=False, float_format="%.6g")
     wide = summary.pivot(index="method", columns="metric", values="value")
@@ -88,6 +105,7 @@ def write_report(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path], 
         f"<h1>vadflow report: {html.escape(dataset)}</h1>",
         "<h2>Frame-level metrics (pooled over test videos)</h2>",
         wide[frame_cols].to_html(float_format=lambda v: f"{v:.4f}"),
+        *(["<h2>Skipped videos</h2><ul>", *(f"<li>{html.escape(n)}</li>" for n in notes), "</ul>"] if notes else []),
         "<h2>Segment F1@k</h2><p>Read the abnormal columns first: predicting everything normal scores well on <i>all</i>.</p>",
         wide[f1_cols].to_html(float_format=lambda v: f"{v:.2f}"),
         *(["<h2>LOF thesis protocol</h2><p>Snippet-level ROC-AUC on the annotated test videos, mean and std over seeds "

@@ -24,7 +24,7 @@ DEFAULTS: dict[str, Any] = {
 AUC_COLUMNS = [
     "auc", "ap", "pr_auc_trapz", "eer", "eer_threshold", "far", "alarms_normal_pct",
     "alarms_anomalous_pct", "vl_f1", "false_alarms_per_hour", "tn", "fp", "fn", "tp", "frame_accuracy", "frame_f1",
-    "n_videos", "n_frames", "auc_method",
+    "n_videos", "n_frames", "auc_method", "n_skipped_test", "n_skipped_train", "skipped_reason",
 ]
 
 
@@ -75,6 +75,8 @@ def evaluate(
     scores: Mapping[str, np.ndarray],
     videos: pd.DataFrame,
     cfg: Mapping[str, Any] | None = None,
+    skipped: Mapping[str, str] | None = None,
+    skipped_train: Mapping[str, str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Evaluate one method's frame scores on the test videos listed in ``videos``.
 
@@ -82,11 +84,22 @@ def evaluate(
     ``fps`` (default 30); its row order is the pooling order. Videos present in ``labels``
     or ``scores`` but not in ``videos`` are ignored.
 
+    ``skipped`` / ``skipped_train``: ``{id: reason}`` of the test / training videos the
+    method skipped (the scores file's record). A skipped test video must hold all-zero
+    scores: it counts in the frame metrics with them, not in the video-level ones
+    (specs/mil.md §2). The auc row states both counts and the reasons.
+
     Returns ``{"auc", "f1", "per_video", "per_class"}`` DataFrames (see the module docs
     of :mod:`frame_metrics` and :mod:`segments`).
     """
     c = _config(cfg)
     ids, gts, scs = _inputs(labels, scores, videos)
+    listed = set(ids)
+    skipped = {vid: r for vid, r in (skipped or {}).items() if vid in listed}
+    for vid, s in zip(ids, scs):
+        if vid in skipped and np.any(s != 0):
+            raise ValueError(f"video {vid!r} is recorded as skipped ({skipped[vid]}) but has non-zero scores")
+    scored = np.array([vid not in skipped for vid in ids], dtype=bool)
     anomalous = videos["anomalous"].astype(bool).to_numpy()
     fps = videos["fps"].tolist() if "fps" in videos.columns else None
     fm = frame_metrics(
@@ -94,12 +107,17 @@ def evaluate(
         threshold=float(c["threshold"]),
         alarm_threshold=float(c["alarm_threshold"]),
         auc_method=c["auc"],
+        scored=scored,
     )
     fm["auc_method"] = c["auc"]
+    fm["n_skipped_test"] = len(skipped)
+    fm["n_skipped_train"] = len(skipped_train or {})
+    fm["skipped_reason"] = "; ".join(sorted(set(skipped.values()) | set((skipped_train or {}).values())))
     auc = pd.DataFrame([fm], columns=AUC_COLUMNS)
     f1 = f1_table(gts, scs, threshold=float(c["threshold"]), ks=c["f1_k"])
     pv = per_video_table(ids, gts, scs, alarm_threshold=float(c["alarm_threshold"]))
     pv.insert(1, "cls", videos["cls"].astype(str).to_numpy())
     pv.insert(2, "anomalous", anomalous)
+    pv["skipped"] = ~scored
     pc = per_class_auc(videos["cls"].astype(str).tolist(), anomalous, gts, scs)
     return {"auc": auc, "f1": f1, "per_video": pv, "per_class": pc}

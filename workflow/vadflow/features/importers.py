@@ -19,6 +19,11 @@ Formats (``format`` key):
 * ``crop_npy``: DeepMIL / UR-DMU ``<Video>_x264__<k>.npy``, one ``[T, D]`` file per crop k
   (Inception-I3D, D = 1024): the mean over the crop files found, or crop k alone.
 
+Values are stored as float32 unless the extractor's ``dtype`` says float16 (``dtype: auto``,
+the default, resolves to float32 for imports in ``vadflow.config.storage_dtype``): the readers
+return float32, which holds every format exactly (Sultani's 6-decimal text included), while
+float16 would move Sultani's values by up to 6e-5 (measured on the fixture files).
+
 Files are found by basename anywhere under ``path`` (public lists carry other machines'
 paths). Frame counts come from the manifest (a probe, or the ``*_with_frames`` annotation
 when the dataset has ``videos: false``); T is checked against them (rule 3). A malformed
@@ -313,7 +318,9 @@ def import_features(manifest: str | Path, cfg: dict[str, Any], out: str | Path, 
     sel = "mean" if crops is None else crops  # never `crops or ...`: crop 0 is falsy
     clip_len = int(cfg.get("clip_len") or fmt.clip_len)
     stride = int(cfg.get("stride") or fmt.stride)
-    dtype = cfg.get("dtype", "float16")
+    # float32 unless asked otherwise: the readers return float32 and every format's values fit it
+    # exactly; float16 would put Sultani's unit-norm text rows up to ~6e-5 off (config dtype)
+    dtype = cfg.get("dtype", "float32")
     table = read_manifest(manifest)
     rows = table[table["status"] == "ok"]
     index = index_files(cfg["path"])

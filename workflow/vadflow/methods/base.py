@@ -68,6 +68,16 @@ class Method(abc.ABC):
 
     def __init__(self, cfg: dict[str, Any]) -> None:
         self.cfg = dict(cfg)
+        #: training videos ``fit`` left out, id -> reason (see :meth:`skip_reason`).
+        self.skipped_train: dict[str, str] = {}
+
+    def skip_reason(self, video: VideoData) -> str | None:
+        """Why this method neither trains on nor scores ``video``, or None (the default: never).
+
+        A method that skips (MIL with ``short_videos: skip_like_seed001``) returns all-zero
+        frame scores for such a test video; the score job records it, and the video-level
+        metrics leave it out (specs/mil.md §2)."""
+        return None
 
     def checked_features(self, video: VideoData) -> np.ndarray:
         """The video's features as float32 ``[K>0, D]``, after checking its layout is one this

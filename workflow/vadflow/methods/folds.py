@@ -44,6 +44,13 @@ class FoldModels:
     def score(self, video: VideoData) -> np.ndarray:
         return self.models[fold_of(video.id, self.n_folds)].score(video)
 
+    def skip_reason(self, video: VideoData) -> str | None:
+        return self.models[fold_of(video.id, self.n_folds)].skip_reason(video)
+
+    @property
+    def skipped_train(self) -> dict[str, str]:
+        return {vid: r for m in self.models for vid, r in m.skipped_train.items()}
+
     def save(self, path: str | Path) -> None:
         import torch
 

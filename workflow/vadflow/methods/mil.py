@@ -127,6 +127,7 @@ class MIL(NeuralMethod):
         "device": "auto",
         "hidden": [512, 32],  # FC1, FC2 widths; seed 001 proposes [512, 64] (spec §3)
         "loss": "sultani",
+        "short_videos": "pad",
     }
     LOG_EVERY = 20
 
@@ -136,11 +137,25 @@ class MIL(NeuralMethod):
             raise MethodError(f"mil: segments must be one of {seg.RULES}, got {self.cfg['segments']!r}")
         if self.cfg["mapping32"] not in seg.MAPPINGS:
             raise MethodError(f"mil: mapping32 must be one of {seg.MAPPINGS}, got {self.cfg['mapping32']!r}")
+        if self.cfg["short_videos"] not in seg.SHORT_VIDEOS:
+            raise MethodError(f"mil: short_videos must be one of {seg.SHORT_VIDEOS}, got {self.cfg['short_videos']!r}")
 
     def build(self, in_dim: int) -> MILNet:
         return MILNet(in_dim, float(self.cfg["dropout"]), tuple(int(h) for h in self.cfg["hidden"]))
 
     # -- bags --------------------------------------------------------------------------------
+    @staticmethod
+    def n_clips(video: VideoData) -> int:
+        """Clips behind the video's rows: its row count, or for ``segments32`` rows the
+        ``n_clips`` its frame count gives (the boundaries the segments were cut at)."""
+        if video.layout == "segments32":
+            return seg.n_clips(video.n_frames, video.clip_len, video.stride)
+        return len(video.features)
+
+    def skip_reason(self, video: VideoData) -> str | None:
+        """Why this video is neither trained on nor scored (``short_videos``), or None."""
+        return seg.short_video_reason(self.n_clips(video), self.cfg["short_videos"])
+
     def bag(self, video: VideoData) -> np.ndarray:
         """``[32, D]`` float32: clip features through the configured segment rule, or a
         ``segments32`` video's rows as they are."""
@@ -169,6 +184,13 @@ class MIL(NeuralMethod):
         cfg = self.cfg
         if not train:
             raise MethodError("mil: no training videos")
+        self.skipped_train = {v.id: r for v in train if (r := self.skip_reason(v)) is not None}
+        if self.skipped_train:
+            log.warning("mil: %d of %d training videos skipped: %s", len(self.skipped_train), len(train),
+                        next(iter(self.skipped_train.values())))
+            train = [v for v in train if v.id not in self.skipped_train]
+            if not train:
+                raise MethodError("mil: short_videos: skip_like_seed001 left no training video (every one has fewer than 32 clips)")
         self.in_dim = None
         self.scaler = FeatureScaler()
         clip_feats = [np.asarray(v.features, np.float32) for v in train if v.layout == "clips"]
@@ -217,11 +239,19 @@ class MIL(NeuralMethod):
         self.net.eval()
 
     def score(self, video: VideoData) -> np.ndarray:
+        """Frame scores; a video :meth:`skip_reason` skips gets all zeros, as in seed 001's
+        evaluation (the score job records it as skipped)."""
         if self.net is None:
             raise MethodError("mil: score() called before fit() or load()")
+        if self.skip_reason(video) is not None:
+            return np.zeros(video.n_frames)
         s = self._segment_scores(self.bag(video))
-        if video.layout == "segments32":
-            k = seg.n_clips(video.n_frames, video.clip_len, video.stride)
-        else:
-            k = len(video.features)
-        return seg.segments_to_frames(s, video.n_frames, k, video.stride, self.cfg["segments"], self.cfg["mapping32"])
+        return seg.segments_to_frames(s, video.n_frames, self.n_clips(video), video.stride, self.cfg["segments"],
+                                      self.cfg["mapping32"])
+
+    def state(self) -> dict[str, Any]:
+        return {**super().state(), "skipped_train": dict(self.skipped_train)}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        self.skipped_train = dict(state.get("skipped_train", {}))

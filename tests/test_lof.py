@@ -151,6 +151,36 @@ def test_minmax_keeps_order_and_save_load_roundtrip(tmp_path):
         np.testing.assert_array_equal(back.score(v), raw[v.id])
 
 
+def test_standardize_features_makes_lof_blind_to_feature_units(tmp_path):
+    """z-scoring before the head: rescaling one feature dimension (another unit) leaves the
+    LOF values unchanged; without it the large dimension dominates the neighbourhoods."""
+    rng = np.random.default_rng(4)
+    train = [video(f"n{i}", rng.normal(size=(40, 6))) for i in range(3)]
+    test = video("t", np.vstack([rng.normal(size=(10, 6)), rng.normal(size=(4, 6)) + [0, 0, 0, 0, 0, 6]]))
+    scale = np.array([1000.0, 1, 1, 1, 1, 1], np.float32)  # dimension 0 in other units, dimension 5 carries the anomaly
+
+    def rescaled(v):
+        return video(v.id, v.features * scale)
+
+    for head in ("random", "none"):
+        cfg = {"kind": "lof", "head": head, "embedding_dim": 16, "seed": 1, "n_neighbors": 10}
+        plain, scaled = LOF({**cfg, "standardize_features": True}), LOF({**cfg, "standardize_features": True})
+        plain.fit(train)
+        scaled.fit([rescaled(v) for v in train])
+        np.testing.assert_allclose(scaled.snippet_scores(rescaled(test).features), plain.snippet_scores(test.features), rtol=1e-4)
+        assert plain.snippet_scores(test.features)[10:].min() > plain.snippet_scores(test.features)[:10].max()
+        raw = LOF(cfg)
+        raw.fit([rescaled(v) for v in train])
+        s = raw.snippet_scores(rescaled(test).features)
+        assert s[10:].min() < s[:10].max()  # the anomaly drowns in dimension 0's spread
+        plain.save(tmp_path / f"{head}.pt")
+        np.testing.assert_array_equal(LOF.load(tmp_path / f"{head}.pt").snippet_scores(test.features), plain.snippet_scores(test.features))
+    trained = LOF({"kind": "lof", "head": "my_head", "standardize_features": True})
+    trained.set_head(ProjectionHead(torch.eye(6), torch.zeros(6), {"mode": "simclr"}))
+    with pytest.raises(MethodError, match="built-in heads"):
+        trained.fit(train)
+
+
 def test_lof_needs_normal_training_videos_and_a_head_file():
     with pytest.raises(MethodError, match="no normal training video"):
         LOF({"kind": "lof"}).fit([video("a", np.ones((4, 3)), anomalous=True)])

@@ -439,6 +439,8 @@ def test_config_checks_for_heads(cfg):
     cfg["heads"]["missing"]["features"] = "i3d"
     vc.check(cfg)
     assert vc.method_head(cfg, "synthetic", "lof") == ["results/synthetic/heads/missing.pt"]
+    with pytest.raises(vc.ConfigError, match="methods.lof.standardize_features .* trained head"):
+        vc.check({**cfg, "methods": {"lof": {**cfg["methods"]["lof"], "standardize_features": True}}})
     cfg["methods"]["lof"]["protocol"] = "thesis"
     assert vc.default_targets(cfg) == ["results/synthetic/summary.csv", "results/synthetic/lof_thesis_auc.csv"]
     cfg["methods"]["lof"]["train_split"] = "test_folds"
@@ -474,12 +476,14 @@ def test_default_configs_resolve_lof_per_dataset(cfg):
 
     validate(cfg, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
     vc.check(cfg)
-    # Synthetic: I3D (a 3D ResNet-50 is too slow on 2 CPU cores); real data: the spec's R(2+1)D-50.
-    assert vc.method_features(cfg, "synthetic", "lof") == "results/synthetic/features/i3d.h5"
-    assert vc.head_features(cfg, "synthetic", "simclr") == "results/synthetic/features/i3d.h5"
+    # Synthetic: weight-free flow features (a 3D ResNet-50 is too slow on 2 CPU cores, and the
+    # synthetic anomalies are motion); real data: the spec's R(2+1)D-50.
+    assert vc.method_features(cfg, "synthetic", "lof") == "results/synthetic/features/flow.h5"
+    assert vc.head_features(cfg, "synthetic", "simclr") == "results/synthetic/features/flow.h5"
+    assert vc.method_params(cfg, "synthetic", "lof")["standardize_features"] is True
     assert vc.method_features(cfg, "ucf_crime", "lof") == "results/ucf_crime/features/r2plus1d_50.h5"
     lof = vc.method_params(cfg, "ucf_crime", "lof")
-    assert (lof["head"], lof["embedding_dim"], lof["n_neighbors"], lof["standardize"]) == ("random", 256, 20, False)
+    assert (lof["head"], lof["embedding_dim"], lof["n_neighbors"], lof["standardize"], lof["standardize_features"]) == ("random", 256, 20, False, False)
     assert vc.method_head(cfg, "synthetic", "lof") == [] and vc.method_head(cfg, "ucf_crime", "lof_simclr") == ["results/ucf_crime/heads/simclr.pt"]
     assert "results/synthetic/lof_thesis_auc.csv" in vc.default_targets(cfg)
 

@@ -296,6 +296,9 @@ def _check_heads(config: dict) -> None:
             head = params.get("head", "random")
             if head in ("random", "none"):
                 continue
+            if params.get("standardize_features"):
+                raise ConfigError(f"methods.{name}.standardize_features (dataset {ds}): head {head!r} is a trained head, which z-scores "
+                                  f"its raw input features itself; standardize_features is for the built-in heads random and none")
             if head not in heads:
                 raise ConfigError(f"methods.{name}.head = {head!r}: expected 'random', 'none' or a key of `heads:` "
                                   f"(known: {', '.join(sorted(heads)) or 'none defined'})")

@@ -119,7 +119,7 @@ def extract_shard(manifest: str | Path, root: str | Path, cfg: dict[str, Any], s
     frames = bool(cfg.get("frames", False))
     layout_name = "clip_frames" if frames else "clips"
     file_attrs = {"extractor": name, "backbone": cfg["backbone"], "config_hash": chash, "weights": weights,
-                  "config": as_json(cfg), "layout": layout_name, "dim": bb.dim}
+                  "config": as_json(cfg), "layout": layout_name, "dim": bb.dim_for(cfg)}
     cache = VideoCache(cache_dir if cache_dir is not None else Path(out).parent / "videos")
 
     videos = {r.id: (Path(root) / r.path, VideoInfo(int(r.frames), float(r.fps), int(r.width), int(r.height), "manifest"))

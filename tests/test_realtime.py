@@ -286,3 +286,69 @@ def test_video_level_flags_from_sas():
     assert per_video["flagged"].tolist() == [True, False, False]  # b's isolated spikes are filtered
     assert per_video["first_alarm_frame"].tolist()[0] == 40
     assert summary["tp"] == 1 and summary["vl_recall"] == 0.5 and summary["vl_fpr"] == 0.0
+
+
+# ------------------------------------------------------------------ 8. flow stream input
+def _texture(h=140, w=180, seed=0):
+    import cv2
+
+    return cv2.GaussianBlur(np.random.default_rng(seed).integers(0, 256, (h, w), np.uint8), (7, 7), 0)
+
+
+def test_flow_encoding_of_known_fields():
+    import cv2
+
+    from vadflow.video.flow import flow_to_image
+
+    assert flow_to_image(np.zeros((120, 160, 2), np.float32)).max() == 0  # no motion: all black
+    field = np.zeros((120, 160, 2), np.float32)
+    field[40:80, 60:100, 0] = 1.0  # magnitude 1 inside a square, pointing right
+    img = flow_to_image(field, size=None)
+    hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
+    assert (hsv[40:80, 60:100, 2] == 255).all() and hsv[..., 2][field[..., 0] == 0].max() == 0
+    out = flow_to_image(field)
+    assert out.dtype == np.uint8 and out.shape == (224, 224, 3)
+
+
+@pytest.mark.parametrize("dx,dy,hue", [(2, 0, 0), (0, 2, 45), (-2, 0, 90)])
+def test_flow_stream_input_for_a_known_shift(dx, dy, hue):
+    """Spec §2 step by step for frames whose content moves by (dx, dy) px: direction in the hue
+    (H = angle/2), value = min-max magnitude, BGR image squashed with INTER_AREA, then fed as if
+    it were RGB through the caffe preprocessing (BGR flip, mean subtraction)."""
+    import cv2
+
+    from vadflow.features.backbones import get_backbone
+    from vadflow.features.sampled import FrameInput
+
+    big = _texture()
+    prev = big[10:130, 10:170]
+    cur = big[10 - dy : 130 - dy, 10 - dx : 170 - dx]  # cur[y, x] = prev[y - dy, x - dx]
+    rgb = lambda g: np.repeat(g[..., None], 3, axis=2)  # noqa: E731
+    fi = FrameInput({"input": "flow_image", "resize": [56, 56]})
+    img = fi.image(rgb(cur), rgb(prev))
+    assert img.shape == (56, 56, 3) and img.dtype == np.uint8
+    # Independent recomputation of §2 with the spec's own parameters.
+    flow = cv2.calcOpticalFlowFarneback(prev, cur, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+    mag, ang = cv2.cartToPolar(flow[..., 0], flow[..., 1])
+    hsv = np.dstack([ang * 180 / np.pi / 2, np.full_like(mag, 255), cv2.normalize(mag, None, 0, 255, cv2.NORM_MINMAX)]).astype(np.uint8)
+    ref = cv2.resize(cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR), (56, 56), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(img, ref)
+    inner = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)[12:44, 12:44]
+    h = inner[..., 0].astype(int)
+    assert np.median(np.minimum(np.abs(h - hue), 180 - np.abs(h - hue))) <= 3  # the motion's direction
+    assert np.median(np.hypot(flow[20:100, 20:140, 0] - dx, flow[20:100, 20:140, 1] - dy)) < 0.2
+    bb = get_backbone("resnet50_2d")
+    x = bb.normalize(torch.from_numpy(img)[None, None], {"preprocess": "caffe_bgr"})[0, :, 0]
+    assert torch.allclose(x[0], torch.from_numpy(img[..., 2]).float() - 103.939)  # channel 0 = the BGR image's red, as [C] does
+    assert fi.image(rgb(prev), None).max() == 0  # frame 0: no predecessor, black
+
+
+def test_flow_of_a_moving_square_is_not_black():
+    from vadflow.features.sampled import FrameInput
+
+    a = np.zeros((64, 64, 3), np.uint8)
+    b = a.copy()
+    a[20:36, 20:36] = 255
+    b[20:36, 23:39] = 255
+    img = FrameInput({"input": "flow_image", "resize": [64, 64]}).image(b, a)
+    assert img.max() > 0 and img[:8, :8].max() == 0

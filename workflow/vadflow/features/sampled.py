@@ -7,7 +7,7 @@ can keep on training videos, every frame of test videos). ``input`` picks what t
 
 * ``rgb``: the decoded frame, resized/cropped like any extractor's frames;
 * ``flow_image``: the Farnebäck flow image of frames (j-1, j) at native resolution
-  (:func:`vadflow.video.flow.flow_image`), then resized; frame 0 pairs with itself (black).
+  (:func:`vadflow.video.flow.flow_image`), then resized; frame 0, without a predecessor, is black.
 
 The output is one ``[n_sampled, D]`` dataset per video (layout ``frames``, attr ``frame_steps``),
 written through the same per-video cache, shard receipts and merge as clip extraction. Stage 1
@@ -73,9 +73,12 @@ class FrameInput:
     def image(self, frame: np.ndarray, prev: np.ndarray | None) -> np.ndarray:
         """The input image of ``frame``; ``prev`` is the native frame before it (None for frame 0)."""
         if self.mode == "flow_image":
-            from vadflow.video.flow import flow_image
+            from vadflow.video.flow import flow_image, flow_to_image
 
-            frame = flow_image(frame if prev is None else prev, frame, size=None)
+            # Frame 0 has no predecessor: no motion, a black image. (Farnebäck of a frame with
+            # itself is not exactly zero, and the per-frame min-max would blow its noise up.)
+            frame = (flow_to_image(np.zeros((*frame.shape[:2], 2), np.float32), size=None) if prev is None
+                     else flow_image(prev, frame, size=None))
         return transform_frame(frame, self.spec)
 
 

@@ -79,8 +79,13 @@ def flow_image(prev: np.ndarray, nxt: np.ndarray, size: int | tuple[int, int] | 
     spec's parameters at the frames' own resolution; hue = direction (H = angle / 2, OpenCV's
     0-180 range), saturation 255, value = the frame's magnitude min-max scaled to 0-255;
     HSV -> BGR, then INTER_AREA to ``size`` (None keeps the frame size)."""
-    flow = farneback(prev, nxt, Farneback())
-    mag, ang = cv2.cartToPolar(flow[..., 0], flow[..., 1])
+    return flow_to_image(farneback(prev, nxt, Farneback()), size)
+
+
+def flow_to_image(flow: np.ndarray, size: int | tuple[int, int] | None = 224) -> np.ndarray:
+    """The encoding half of :func:`flow_image`: a flow field ``[h, w, 2]`` -> BGR uint8. A field
+    without motion (all zeros) is black; the fastest pixel of any other is at full value."""
+    mag, ang = cv2.cartToPolar(np.ascontiguousarray(flow[..., 0], np.float32), np.ascontiguousarray(flow[..., 1], np.float32))
     hsv = np.empty((*flow.shape[:2], 3), np.uint8)
     hsv[..., 0] = ang * 180 / np.pi / 2
     hsv[..., 1] = 255

@@ -64,8 +64,9 @@ def val_metrics(workdir: Path, cfg: dict, dataset: str, method: str) -> dict:
     cls = get_method(params["kind"])
     model = cls.load(res / method / "model.pt")
     features = workdir / vc.method_features(cfg, dataset, method)
+    extra = [workdir / p for p in vc.method_extra_features(cfg, dataset, method)]
     videos = load_videos(res / "manifest.csv", res / "labels.h5", features, split="val", layouts=cls.layouts,
-                         method=method, kind=params["kind"])
+                         method=method, kind=params["kind"], extra_features=extra)
     scores = model.finalize_scores({v.id: model.score(v) for v in videos})
     rows = table[table["id"].isin(list(scores))][["id", "cls", "anomalous", "fps"]].reset_index(drop=True)
     tables = evaluate(read_labels(res / "labels.h5", list(rows["id"])), scores, rows, cfg.get("evaluation"))

@@ -352,3 +352,15 @@ def test_flow_of_a_moving_square_is_not_black():
     b[20:36, 23:39] = 255
     img = FrameInput({"input": "flow_image", "resize": [64, 64]}).image(b, a)
     assert img.max() > 0 and img[:8, :8].max() == 0
+
+
+def test_anomalous_videos_without_frame_labels_are_left_out_when_others_have_them():
+    rng = np.random.default_rng(3)
+    lab = np.zeros(60, np.uint8)
+    lab[20:40] = 1
+    videos = [_video("a", 60, True, (4, 0, 0), rng, lab), _video("u", 60, True, (4, 0, 0), rng, None),
+              _video("n", 60, False, (4, 0, 0), rng)]
+    m = Realtime({"flow_features": None, "hidden": 4, "batch_size": 1, "epochs": 1, "early_stopping": False})
+    m.fit(videos)  # "u" has no labels: left out with a warning, not an error
+    with pytest.raises(MethodError, match="no frame labels"):
+        Realtime({"flow_features": None, "hidden": 4, "batch_size": 1, "early_stopping": False}).fit([videos[1], videos[2]])

@@ -43,9 +43,14 @@ LAYOUT = "frames"
 
 
 def steps_for(cfg: dict[str, Any], split: str) -> list[int]:
-    """The frame steps of ``split``; a split without its own entry (val) uses the training steps."""
+    """The frame steps of ``split``. Validation videos without their own entry get the union of the
+    training and test steps: early stopping samples them like training videos, and scoring them
+    (benchmarks/val.py) needs the test grid. Any other split without an entry uses train's."""
     steps = cfg.get("frame_steps") or {}
-    got = steps.get(split) or steps.get("train")
+    got = steps.get(split)
+    if not got and split == "val":
+        got = sorted({int(s) for s in (steps.get("train") or []) + (steps.get("test") or [])})
+    got = got or steps.get("train")
     if not got:
         raise ValueError(f"features.{cfg.get('name')}.frame_steps has no steps for split {split!r} nor for train")
     return [int(s) for s in got]

@@ -315,6 +315,14 @@ class Realtime(Method):
         cfg = self.cfg
         if not train:
             raise MethodError("realtime: no training videos")
+        unlabelled = [v.id for v in train if v.anomalous and v.frame_labels is None]
+        if unlabelled and len(unlabelled) < sum(v.anomalous for v in train):
+            # UCFCrime2Local's vatic files label 6 classes: the other anomalous training videos
+            # have no frame labels, and no frame of theirs can be called hard or soft.
+            log.warning("realtime: %d anomalous training videos have no frame labels and are left out (%s...)",
+                        len(unlabelled), ", ".join(unlabelled[:3]))
+            train = [v for v in train if v.id not in set(unlabelled)]
+            self.validation = [v for v in self.validation if not (v.anomalous and v.frame_labels is None)]
         fit_videos, val_videos = self._split_validation(train)
         self.scaler = FeatureScaler()
         self.in_dim = None

@@ -16,6 +16,7 @@ wildcard_constraints:
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"
+include: "workflow/rules/detections.smk"
 include: "workflow/rules/lstm.smk"
 include: "workflow/rules/methods.smk"
 include: "workflow/rules/lof.smk"

@@ -73,7 +73,7 @@ def test_overrides_scope_params(cfg):
     assert vc.data_params(cfg, "synthetic")["root"] == "data/synthetic"
 
 
-@pytest.mark.parametrize("kind", ["adnet", "mlp", "edtcn", "mil"])
+@pytest.mark.parametrize("kind", ["adnet", "mlp", "edtcn", "mil", "ador"])
 def test_schema_defaults_match_method_defaults(cfg, kind):
     """Defaults live in the schema; the classes keep a copy so the package runs without
     Snakemake. This keeps the two from drifting apart."""

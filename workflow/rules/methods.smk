@@ -8,6 +8,8 @@ rule train:
         features=lambda wc: vc.method_features(config, wc.dataset, wc.method),
         # a trained projection head (LOF with `head: <a heads entry>`), else nothing
         head=lambda wc: vc.method_head(config, wc.dataset, wc.method),
+        # object detections on the clips' centre frames (ADOR: `detections: <a detectors entry>`), else nothing
+        detections=lambda wc: vc.method_detections(config, wc.dataset, wc.method),
         # further feature files of the method's rows (the realtime flow stream), else nothing
         extra=lambda wc: vc.method_extra_features(config, wc.dataset, wc.method),
     output: "results/{dataset}/{method}/model.pt"
@@ -17,7 +19,8 @@ rule train:
     log: "logs/{dataset}/{method}/train.log"
     shell:
         "vadflow train --cfg {params.cfg:q} --manifest {input.manifest:q} --labels {input.labels:q}"
-        " --features {input.features:q} --head {input.head:q} --extra-features {input.extra:q} --threads {threads} --out {output:q} 2>&1 | tee {log:q}"
+        " --features {input.features:q} --head {input.head:q} --detections {input.detections:q} --extra-features {input.extra:q}"
+        " --threads {threads} --out {output:q} 2>&1 | tee {log:q}"
 
 rule score:
     input:
@@ -25,6 +28,7 @@ rule score:
         manifest="results/{dataset}/manifest.csv",
         labels="results/{dataset}/labels.h5",
         features=lambda wc: vc.method_features(config, wc.dataset, wc.method),
+        detections=lambda wc: vc.method_detections(config, wc.dataset, wc.method),
         extra=lambda wc: vc.method_extra_features(config, wc.dataset, wc.method),
     output: "results/{dataset}/{method}/scores.h5"
     params: cfg=lambda wc: vc.as_json(vc.method_params(config, wc.dataset, wc.method))
@@ -32,4 +36,5 @@ rule score:
     log: "logs/{dataset}/{method}/score.log"
     shell:
         "vadflow score --cfg {params.cfg:q} --model {input.model:q} --manifest {input.manifest:q} --labels {input.labels:q}"
-        " --features {input.features:q} --extra-features {input.extra:q} --threads {threads} --out {output:q} 2>&1 | tee {log:q}"
+        " --features {input.features:q} --detections {input.detections:q} --extra-features {input.extra:q} --threads {threads}"
+        " --out {output:q} 2>&1 | tee {log:q}"

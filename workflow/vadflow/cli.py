@@ -85,6 +85,19 @@ def cmd_lstm_features(a: argparse.Namespace) -> None:
     derive_features(a.frames, a.model, _cfg(a.cfg), a.out, progress=not a.quiet)
 
 
+def cmd_detect(a: argparse.Namespace) -> None:
+    from vadflow.detection.run import detect_dataset
+
+    _set_threads(a.threads)
+    detect_dataset(a.manifest, a.root, _cfg(a.cfg), a.out, progress=not a.quiet)
+
+
+def _detections(a: argparse.Namespace) -> str | None:
+    """The --detections file, or None (the rule passes an empty value when a method reads none)."""
+    files = [f for f in (getattr(a, "detections", None) or []) if f]
+    return files[0] if files else None
+
+
 def cmd_train(a: argparse.Namespace) -> None:
     from vadflow.methods import get_method
     from vadflow.methods.data import load_videos
@@ -97,13 +110,15 @@ def cmd_train(a: argparse.Namespace) -> None:
         from vadflow.methods.folds import FoldModels
 
         videos = load_videos(a.manifest, a.labels, a.features, split="test", layouts=cls.layouts,
-                             method=cfg.get("name", ""), kind=cfg["kind"], extra_features=extra)
+                             method=cfg.get("name", ""), kind=cfg["kind"], detections=_detections(a), lazy=cls.lazy_features,
+                             extra_features=extra)
         log.warning("train_split: test_folds: training %d models on the annotated TEST videos; each test video "
                     "is scored only by the model of the folds that exclude it", cfg.get("folds", 5))
         model = FoldModels(cls, cfg, int(cfg.get("folds", 5)))
     else:
         videos = load_videos(a.manifest, a.labels, a.features, split="train", layouts=cls.layouts,
-                             method=cfg.get("name", ""), kind=cfg["kind"], extra_features=extra)
+                             method=cfg.get("name", ""), kind=cfg["kind"], detections=_detections(a), lazy=cls.lazy_features,
+                             extra_features=extra)
         model = cls(cfg)
         if getattr(cls, "wants_validation", False):
             from vadflow.data.manifest import read_manifest
@@ -146,7 +161,8 @@ def cmd_score(a: argparse.Namespace) -> None:
     else:
         model = cls.load(a.model)
     test = load_videos(a.manifest, a.labels, a.features, split="test", layouts=cls.layouts,
-                       method=cfg.get("name", ""), kind=cfg["kind"], extra_features=list(a.extra_features or []))
+                       method=cfg.get("name", ""), kind=cfg["kind"], detections=_detections(a), lazy=cls.lazy_features,
+                       extra_features=list(a.extra_features or []))
     skipped = {v.id: r for v in test if (r := model.skip_reason(v)) is not None}
     scores = {v.id: model.score(v) for v in tqdm(test, desc=f"score {cfg.get('name')}", unit="video", disable=a.quiet)}
     if hasattr(model, "finalize_scores"):
@@ -380,11 +396,17 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument(k, required=True)
     sp.add_argument("--threads", type=int, default=None)
 
+    sp = add("detect", cmd_detect, "detect objects on every clip's centre frame -> detections/{detector}.h5")
+    for k in ("--cfg", "--root", "--manifest", "--out"):
+        sp.add_argument(k, required=True)
+    sp.add_argument("--threads", type=int, default=None)
+
     for name, fn in (("train", cmd_train), ("score", cmd_score)):
         sp = add(name, fn, f"{name} a method")
         for k in ("--cfg", "--manifest", "--labels", "--features", "--out"):
             sp.add_argument(k, required=True)
         sp.add_argument("--threads", type=int, default=None)
+        sp.add_argument("--detections", nargs="*", default=[], help="detections file (methods with `detections:`, ADOR); empty = none")
         sp.add_argument("--extra-features", nargs="*", default=[],
                         help="further feature files of the method's rows (the realtime flow stream); empty = none")
         if name == "score":
@@ -484,8 +506,11 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from vadflow.streaming.source import SourceError
     from vadflow.features.online import OnlineError
 
+    from vadflow.detection.base import DetectorError
+    from vadflow.detection.store import DetectionStoreError
+
     errors: list[type[BaseException]] = [ConfigError, AnnotationError, DatasetError, FeatureStoreError, MethodError, DecodeError, PretrainError,
-                                         SourceError, OnlineError]
+                                         DetectorError, DetectionStoreError, SourceError, OnlineError]
     try:
         from vadflow.features.checkpoints import CheckpointError
 

@@ -108,6 +108,88 @@ def method_params(config: dict, dataset: str, method: str) -> dict[str, Any]:
     return _stage_params(config, dataset, "methods", method)
 
 
+# -- detection stage (specs/ador.md §3) ---------------------------------------------------------
+
+#: clip grid of an extractor that leaves clip_len/stride unset: every backbone's default
+#: (tests/test_detection.py checks they agree).
+DEFAULT_CLIP = {"clip_len": 16, "stride": 16, "tail": "drop"}
+
+
+def clip_grid(config: dict, dataset: str, extractor: str) -> dict[str, Any]:
+    """``clip_len``, ``stride`` and ``tail`` of an extractor as ``dataset`` resolves it."""
+    params = extractor_params(config, dataset, extractor)
+    return {k: params.get(k) or v for k, v in DEFAULT_CLIP.items()}
+
+
+def detector_params(config: dict, dataset: str, detector: str) -> dict[str, Any]:
+    """``detectors.<detector>`` with its dataset overrides, plus the clip grid of the extractor it
+    aligns with (``features``): the detect job's params, so editing the detector, or the clip
+    length/stride of its extractor, reruns it, and nothing else does."""
+    params = _stage_params(config, dataset, "detectors", detector)
+    ext = params.get("features")
+    if ext not in config["features"]:
+        raise ConfigError(f"detectors.{detector}.features = {ext!r} names no extractor under `features:` "
+                          f"(known: {', '.join(sorted(config['features']))}); it sets the clips the detections align with")
+    return {**params, **clip_grid(config, dataset, ext)}
+
+
+def detector_inputs(config: dict, dataset: str, detector: str) -> list[str]:
+    """Files the detect job reads besides the manifest: the imported file/folder of a
+    ``precomputed`` detector; the videos otherwise (not listed: the manifest stands for them)."""
+    params = detector_params(config, dataset, detector)
+    if params["backend"] == "precomputed":
+        return [str((params.get("precomputed") or {}).get("path"))]
+    return []
+
+
+def method_detections(config: dict, dataset: str, method: str) -> list[str]:
+    """The detections file a method reads (``methods.<m>.detections``, ADOR), or [].
+
+    Any kind may name one; the single-encoder ``encoder: action`` variant needs none."""
+    params = method_params(config, dataset, method)
+    det = params.get("detections")
+    if not det or params.get("encoder") == "action":
+        return []
+    return [f"results/{dataset}/detections/{det}.h5"]
+
+
+def _check_detectors(config: dict) -> None:
+    """Detector names, their extractors, overrides, and that a method's detections follow the
+    same clip grid as its features (else rows would not be the same clips)."""
+    dets = config.get("detectors") or {}
+    for ds, dsec in config["datasets"].items():
+        for name in dsec.get("overrides", {}).get("detectors", {}):
+            if name not in dets:
+                raise ConfigError(f"datasets.{ds}.overrides.detectors.{name} overrides a detector that `detectors:` does not define")
+        for name in dets:
+            params = detector_params(config, ds, name)
+            if params["backend"] == "precomputed" and not (params.get("precomputed") or {}).get("path"):
+                raise ConfigError(f"detectors.{name}.precomputed.path is required for backend: precomputed (dataset {ds})")
+            if params["backend"] not in ("precomputed", "none") and not dsec.get("videos", True):
+                raise ConfigError(f"detectors.{name}: backend {params['backend']} detects on video frames, but datasets.{ds}.videos "
+                                  f"is false; import detections (backend: precomputed) for this dataset")
+    for name, sec in config["methods"].items():
+        if sec.get("kind") != "ador" and not sec.get("detections"):
+            continue
+        for ds in config["datasets"]:
+            params = method_params(config, ds, name)
+            det = params.get("detections")
+            where = f"methods.{name}.detections"
+            if params.get("encoder", "both") == "action":
+                continue
+            if not det:
+                raise ConfigError(f"{where}: encoder {params.get('encoder', 'both')} needs objects; name a key of `detectors:` "
+                                  f"(known: {', '.join(sorted(dets)) or 'none defined'}) or set encoder: action")
+            if det not in dets:
+                raise ConfigError(f"{where} = {det!r} names no detector under `detectors:` (known: {', '.join(sorted(dets)) or 'none defined'})")
+            grid_f = clip_grid(config, ds, params["features"])
+            grid_d = clip_grid(config, ds, detector_params(config, ds, det)["features"])
+            if grid_f != grid_d:
+                raise ConfigError(f"{where} = {det!r}: its clips {grid_d} (extractor {detector_params(config, ds, det)['features']}) "
+                                  f"are not the method's feature clips {grid_f} (extractor {params['features']}) on dataset {ds}; "
+                                  f"set detectors.{det}.features to {params['features']!r}")
+
+
 def extractor_hash(params: dict[str, Any]) -> str:
     """Hash of the extractor settings that determine the feature values."""
     return config_hash({k: v for k, v in params.items() if k not in RUNTIME_KEYS})
@@ -353,6 +435,7 @@ def check(config: dict) -> None:
         if name not in config["methods"]:
             raise ConfigError(f"run_methods lists {name!r}, which is not a key of `methods:`")
     _check_heads(config)
+    _check_detectors(config)
     for name, sec in config["datasets"].items():
         if sec["kind"] == "synthetic" and sec.get("root", f"data/{name}") != f"data/{name}":
             raise ConfigError(f"datasets.{name}.root: a synthetic dataset is generated at data/{name}; remove the root key")

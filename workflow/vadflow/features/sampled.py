@@ -33,7 +33,7 @@ from vadflow.device import resolve_device
 from vadflow.features.backbones import get_backbone
 from vadflow.features.cache import VideoCache, video_signature
 from vadflow.features.store import write_receipt
-from vadflow.video.decoder import DecodeError, VideoInfo, iter_indexed_frames, transform_frame
+from vadflow.video.decoder import DecodeError, VideoInfo, iter_frames_at, transform_frame
 from vadflow.video.geometry import ClipSpec, sampled_frames
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ def iter_video_inputs(path: Path, info: VideoInfo, cfg: dict[str, Any], sampled:
     prev: np.ndarray | None = None
     prev_j = -2
     native = ClipSpec(1, 1, None, None)
-    for j, frame in iter_indexed_frames(path, native, info, backend, fi.needed(sampled)):
+    for j, frame in iter_frames_at(path, native, info, fi.needed(sampled), backend=backend):
         if j in want:
             yield j, fi.image(frame, prev if prev_j == j - 1 else None)
         prev, prev_j = frame, j

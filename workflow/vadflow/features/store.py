@@ -150,6 +150,11 @@ class FeatureStore:
         ds = self._dataset(vid)
         return ds[()].astype(np.float32), dict(ds.attrs)
 
+    def rows(self, vid: str) -> "LazyRows":
+        """The video's features without reading them: a view that reads clip ranges on demand
+        (ADOR's I3D maps are ~100 KB a clip; a training set of them does not fit in memory)."""
+        return LazyRows(self, vid)
+
     def check(self, vid: str, expect: dict[str, Any]) -> None:
         """Raise naming the attr when the stored features do not match what a consumer expects."""
         attrs = dict(self._dataset(vid).attrs)
@@ -188,3 +193,26 @@ def provenance(path: str | Path) -> dict[str, str]:
     keys = ("extractor", "backbone", "config", "weights", "layout", "config_hash", "source", "format")
     return {k: str(attrs[k]) for k in keys if k in attrs}
 
+class LazyRows:
+    """Read-on-demand view of one video's features: ``len()``, ``shape``, ``ndim`` and
+    ``[a:b]`` (float32 rows); keeps the store open while it lives."""
+
+    def __init__(self, store: FeatureStore, vid: str):
+        self._store = store
+        ds = store._dataset(vid)
+        self.id = vid
+        self.shape = tuple(ds.shape)
+        self.ndim = len(self.shape)
+        self.attrs = dict(ds.attrs)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        if not isinstance(rows, slice):
+            raise TypeError("LazyRows is read by clip ranges, e.g. rows[a:b]")
+        return self._store._dataset(self.id)[rows].astype(np.float32)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self[0 : len(self)]
+        return out if dtype is None else out.astype(dtype)

@@ -15,6 +15,7 @@ _REGISTRY: dict[str, str] = {
     "mil": "vadflow.methods.mil:MIL",
     "lof": "vadflow.methods.lof:LOF",
     "realtime": "vadflow.methods.realtime:Realtime",
+    "ador": "vadflow.methods.ador:ADOR",
 }
 
 KINDS: tuple[str, ...] = tuple(_REGISTRY)

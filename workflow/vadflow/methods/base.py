@@ -63,6 +63,10 @@ class Method(abc.ABC):
     #: "frame": needs temporal labels on training videos; "video": video labels suffice.
     supervision: ClassVar[str] = "frame"
 
+    #: True: ``VideoData.features`` arrive as a lazy view read by clip ranges (features/store.py
+    #: LazyRows), for features too large to hold for a whole training set (ADOR's maps).
+    lazy_features: ClassVar[bool] = False
+
     #: feature dimension the trained model expects (set by ``fit``/``load_state``); None before.
     in_dim: int | None = None
 

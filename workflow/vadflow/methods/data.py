@@ -1,6 +1,7 @@
 """Assemble :class:`VideoData` for a split from the manifest, the labels and a feature store."""
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -12,12 +13,18 @@ log = logging.getLogger(__name__)
 
 
 def load_videos(manifest: str | Path, labels: str | Path, features: str | Path, split: str, layouts: tuple[str, ...] = ("clips",),
-                method: str = "", kind: str = "", extra_features: list[str | Path] | tuple = ()) -> list[VideoData]:
+                method: str = "", kind: str = "", detections: str | Path | None = None, lazy: bool = False,
+                extra_features: list[str | Path] | tuple = ()) -> list[VideoData]:
     """Videos of ``split`` with status ok and features, in manifest order.
 
     Videos the extractor could not decode are skipped with a warning (they are listed in the
     feature file's ``failed`` attr). A feature layout the method does not accept is an error
     naming the file, so 32-segment features never reach a per-clip method silently.
+
+    ``detections``: a detections file (detection.store); each video's objects, checked to be on
+    the same clips as its features, go to ``extras["objects"]`` (a lazy
+    :class:`~vadflow.detection.store.VideoObjects`). ``lazy``: ``features`` is a
+    :class:`~vadflow.features.store.LazyRows` view read by clip ranges, not an array.
 
     Layout ``frames`` (one row per sampled frame) puts the rows' frame indices in
     ``extras["frame_index"]``. ``extra_features``: further feature files of the same rows (the
@@ -27,20 +34,17 @@ def load_videos(manifest: str | Path, labels: str | Path, features: str | Path, 
     table = read_manifest(manifest)
     rows = table[(table["split"] == split) & (table["status"] == "ok")]
     lab = read_labels(labels, list(rows["id"]))
-    extras = [FeatureStore(p) for p in extra_features]
-    try:
-        out = _read(features, rows, lab, split, layouts, method, kind, extras)
-    finally:
-        for e in extras:
-            e.close()
-    if not out:
-        raise FeatureStoreError(f"{features}: no {split} video has features; check {manifest} statuses")
-    return out
-
-
-def _read(features, rows, lab, split, layouts, method, kind, extras: list[FeatureStore]) -> list[VideoData]:
     out: list[VideoData] = []
-    with FeatureStore(features) as store:
+    dets = None
+    if detections:
+        from vadflow.detection.store import DetectionStore
+
+        dets = DetectionStore(detections)
+    store = FeatureStore(features)
+    with contextlib.ExitStack() as stack:
+        if not lazy:  # lazy views keep the file open for as long as they live
+            stack.enter_context(store)
+        extras = [stack.enter_context(FeatureStore(p)) for p in extra_features]
         layout = store.attrs.get("layout", "clips")
         if layout not in layouts:
             extractor = str(store.attrs.get("extractor", Path(features).stem))
@@ -51,7 +55,11 @@ def _read(features, rows, lab, split, layouts, method, kind, extras: list[Featur
         for r in rows.itertuples():
             if r.id not in store:
                 continue
-            feats, attrs = store.get(r.id)
+            if lazy:
+                feats = store.rows(r.id)
+                attrs = feats.attrs
+            else:
+                feats, attrs = store.get(r.id)
             if int(attrs["n_frames"]) != int(r.frames):
                 raise FeatureStoreError(f"{features}: video {r.id} has n_frames {attrs['n_frames']} but the manifest says {r.frames}; re-extract")
             more: dict = {}
@@ -62,9 +70,13 @@ def _read(features, rows, lab, split, layouts, method, kind, extras: list[Featur
                 if streams is None:
                     continue
                 more["streams"] = streams
+            if dets is not None:
+                more["objects"] = dets.objects(r.id, int(attrs["clip_len"]), int(attrs["stride"]), len(feats))
             out.append(VideoData(id=r.id, features=feats, n_frames=int(r.frames), clip_len=int(attrs["clip_len"]),
                                  stride=int(attrs["stride"]), anomalous=bool(r.anomalous), cls=r.cls,
                                  frame_labels=lab.get(r.id), layout=str(attrs.get("layout", "clips")), extras=more))
+    if not out:
+        raise FeatureStoreError(f"{features}: no {split} video has features; check {manifest} statuses")
     return out
 
 

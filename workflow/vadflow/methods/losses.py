@@ -54,3 +54,19 @@ def stage_sum_loss(
         if ad_lambda:
             total = total + ad_lambda * ad_loss(y, a, m, margin, form)
     return total
+
+
+def masked_bce_logits(logits: torch.Tensor, a: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy with logits, averaged over the valid positions of the batch."""
+    valid = m > 0
+    if not bool(valid.any()):
+        return logits.sum() * 0.0
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits[valid], a[valid].to(logits.dtype))
+
+
+def stage_sum_bce(logits: torch.Tensor, a: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """ADOR's loss (specs/ador.md §5): BCE-with-logits of every TCN stage [S, B, W], summed."""
+    total = logits.new_zeros(())
+    for z in logits:
+        total = total + masked_bce_logits(z, a, m)
+    return total

@@ -42,12 +42,16 @@ class Stage(nn.Module):
         self.layers = nn.ModuleList(DilatedResidualLayer(channels, 2**i, kernel) for i in range(layers))
         self.conv_out = nn.Conv1d(channels, 1, 1)
 
-    def forward(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-        """[B, C_in, W], mask [B, 1, W] -> scores [B, 1, W] in [0, 1], 0 at padding."""
+    def logits(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """[B, C_in, W], mask [B, 1, W] -> pre-sigmoid scores [B, 1, W] (garbage at padding)."""
         x = self.conv_in(x) * m
         for layer in self.layers:
             x = layer(x, m)
-        return torch.sigmoid(self.conv_out(x)) * m
+        return self.conv_out(x)
+
+    def forward(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """[B, C_in, W], mask [B, 1, W] -> scores [B, 1, W] in [0, 1], 0 at padding."""
+        return torch.sigmoid(self.logits(x, m)) * m
 
 
 class MultiStageTCN(nn.Module):
@@ -71,4 +75,16 @@ class MultiStageTCN(nn.Module):
         for stage in self.stages:
             y = stage(y, m)
             outs.append(y.squeeze(1))
+        return torch.stack(outs)
+
+    def logits(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """Pre-sigmoid stage outputs [S, B, W] for BCE-with-logits (ADOR, specs/ador.md §5);
+        stage s+1 still reads sigmoid(logits_s) * m, so sigmoid(logits) * m == forward()."""
+        m = m.to(x.dtype).unsqueeze(1)
+        outs = []
+        y = x
+        for stage in self.stages:
+            z = stage.logits(y, m)
+            y = torch.sigmoid(z) * m
+            outs.append(z.squeeze(1))
         return torch.stack(outs)

@@ -96,8 +96,34 @@ class TemporalMethod(NeuralMethod):
     def _check_video(self, video: VideoData) -> np.ndarray:
         return self.scaler(self.checked_features(video))
 
+    # Hooks for networks whose per-clip input is not one feature vector (ADOR: an action map and
+    # an object set per clip). The defaults are the feature-vector path every other kind uses.
+    def _fit_inputs(self, train: list[VideoData]) -> list:
+        """Per training video, the sequence that windows are cut from (``len()`` = clips); sets
+        ``self.in_dim`` and fits the optional scaler."""
+        feats = [self._check_video(v) for v in train]
+        if len({f.shape[1] for f in feats}) != 1:
+            raise MethodError(f"{self.kind}: training videos have different feature dims")
+        if self.cfg.get("standardize", False):
+            feats = [self.scaler.fit(feats)(f) for f in feats]
+        self.in_dim = feats[0].shape[1]
+        return feats
+
+    def _cut(self, seq, start: int, width: int):
+        """Window ``[start, start + width)`` of one sequence, padded as the network expects."""
+        return windows.cut(seq, start, width, 0.0)
+
+    def _stack(self, x: list, width: int, device: torch.device):
+        """The network input of a batch of cut windows, padded to ``width``."""
+        xb = np.stack([windows.cut(f, 0, width, 0.0) for f in x]).transpose(0, 2, 1)
+        return torch.from_numpy(np.ascontiguousarray(xb)).to(device)
+
+    def _train_outputs(self, x, m: torch.Tensor) -> torch.Tensor:
+        """What :meth:`loss` reads (stage scores; ADOR: stage logits)."""
+        return self.net(x, m)
+
     def _batch(
-        self, x: list[np.ndarray], m: list[np.ndarray], a: list[np.ndarray], device: torch.device
+        self, x: list, m: list[np.ndarray], a: list[np.ndarray], device: torch.device
     ) -> tuple[torch.Tensor, ...]:
         """Stack windows (features [w, D], mask [w], labels [w]), padding to a common legal width.
 
@@ -105,10 +131,9 @@ class TemporalMethod(NeuralMethod):
         """
         mult = self.net.width_multiple
         width = -(-max(len(k) for k in m) // mult) * mult
-        xb = np.stack([windows.cut(f, 0, width, 0.0) for f in x]).transpose(0, 2, 1)
         mb = np.stack([windows.cut(k, 0, width, 0.0) for k in m])
         ab = np.stack([windows.cut(y, 0, width, windows.LABEL_PAD) for y in a])
-        return tuple(torch.from_numpy(np.ascontiguousarray(v)).to(device) for v in (xb, mb, ab))
+        return (self._stack(x, width, device), *(torch.from_numpy(np.ascontiguousarray(v)).to(device) for v in (mb, ab)))
 
     # -- Method API --------------------------------------------------------------------------
     def fit(self, train: list[VideoData]) -> None:
@@ -116,15 +141,10 @@ class TemporalMethod(NeuralMethod):
         if not train:
             raise MethodError(f"{self.kind}: no training videos")
         self.scaler = FeatureScaler()
-        feats = [self._check_video(v) for v in train]
-        if len({f.shape[1] for f in feats}) != 1:
-            raise MethodError(f"{self.kind}: training videos have different feature dims")
-        if cfg.get("standardize", False):
-            feats = [self.scaler.fit(feats)(f) for f in feats]
+        feats = self._fit_inputs(train)
         labels = [clip_labels(v, cfg["clip_label_threshold"], cfg["train_labels"]) for v in train]
         device = resolve_device(cfg["device"])
         torch.manual_seed(cfg["seed"])
-        self.in_dim = feats[0].shape[1]
         self.net = self.build(self.in_dim).to(device)
         width = self._width(self.net)
         # Windows are (video, start) pairs, cut per batch: stacking all windows up front
@@ -143,12 +163,12 @@ class TemporalMethod(NeuralMethod):
                 batch = [items[j] for j in order[b : b + cfg["batch_size"]]]
                 cuts = [(width or len(feats[i]), i, s) for i, s in batch]
                 x, m, a = self._batch(
-                    [windows.cut(feats[i], s, w, 0.0) for w, i, s in cuts],
+                    [self._cut(feats[i], s, w) for w, i, s in cuts],
                     [windows.cut(masks[i], s, w, 0.0) for w, i, s in cuts],
                     [windows.cut(labels[i], s, w, windows.LABEL_PAD) for w, i, s in cuts],
                     device,
                 )
-                loss = self.loss(self.net(x, m), a, m)
+                loss = self.loss(self._train_outputs(x, m), a, m)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()

@@ -185,10 +185,14 @@ def transform_frame(frame: np.ndarray, spec: ClipSpec) -> np.ndarray:
     return _resize(frame, size)[top : top + ch, left : left + cw]
 
 
-def iter_indexed_frames(path: str | Path, spec: ClipSpec, info: VideoInfo, backend: str = "auto",
-                        wanted: np.ndarray | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """``(index, frame)`` of every frame, or of the sorted ``wanted`` indices only, resized and cropped per ``spec``."""
-    return _indexed_frames(Path(path), spec, info, backend, wanted)
+def iter_frames_at(path: str | Path, spec: ClipSpec, info: VideoInfo, indices: np.ndarray | None = None,
+                   backend: str = "auto") -> Iterator[tuple[int, np.ndarray]]:
+    """``(index, frame)`` for the sorted frame ``indices`` only (every frame when None), resized
+    and cropped per ``spec``: object detection reads clip centre frames this way."""
+    wanted = None if indices is None else np.unique(np.asarray(indices, dtype=np.int64))
+    if wanted is not None and len(wanted) >= info.n_frames:
+        wanted = None
+    yield from _indexed_frames(Path(path), spec, info, backend, wanted)
 
 
 def iter_frames(path: str | Path, spec: ClipSpec, info: VideoInfo, backend: str = "auto") -> Iterator[np.ndarray]:

@@ -1,8 +1,10 @@
-"""I3D Mixed_5c map averaged over time, ``[1024, 7, 7]`` per clip (specs/backbones.md §3 "Map").
+"""I3D Mixed_5c map averaged over time, ``[1024, H', W']`` per clip (specs/backbones.md §3 "Map").
 
 The same network, weights and checkpoint families as ``i3d`` (this only changes the read-out),
-so one I3D file serves both; ADOR uses the map as 49 tokens (specs/ador.md §2), and the spatial
-mean of this map is exactly the ``i3d`` feature (``pool: mean``).
+so one I3D file serves both; ADOR uses the map as H'W' tokens (specs/ador.md §2), and the spatial
+mean of this map is exactly the ``i3d`` feature (``pool: mean``). The published 224x224 crop
+gives 7x7 (49 tokens); smaller crops give smaller maps (112 px -> 4x4, the synthetic default),
+which ADOR accepts, so the map size is whatever the crop gives.
 """
 from __future__ import annotations
 
@@ -13,20 +15,14 @@ import torch
 from .base import Backbone
 from .i3d import BACKBONE as _I3D, I3D, PRESETS
 
-MAP_HW = (7, 7)  # Mixed_5c at a 224x224 crop (any crop of 193..224 pixels)
+MAP_HW = (7, 7)  # Mixed_5c at the published 224x224 crop (any crop of 193..224 pixels)
 
 
 class I3DMap(I3D):
-    """I3D whose output is the Mixed_5c map averaged over T', ``[B, 1024, 7, 7]``."""
+    """I3D whose output is the Mixed_5c map averaged over T', ``[B, 1024, H', W']``."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        fmap = self.features(x).mean(dim=2)
-        if tuple(fmap.shape[2:]) != MAP_HW:
-            raise ValueError(
-                f"i3d_map needs a {MAP_HW[0]}x{MAP_HW[1]} Mixed_5c map (a 224x224 crop), got input "
-                f"{list(x.shape)} -> map {list(fmap.shape[1:])}; check features.<name>.crop"
-            )
-        return fmap
+        return self.features(x).mean(dim=2)
 
 
 def _make(cfg: Mapping[str, Any]) -> I3DMap:
@@ -41,5 +37,5 @@ BACKBONE = Backbone(
     make_model=_make,
     families=_I3D.families,
     checkpoint_hint=_I3D._hint.replace("I3D needs", "i3d_map (I3D) needs", 1),
-    feature_shape=(1024, *MAP_HW),
+    feature_shape=(1024, *MAP_HW),  # at the default 224 crop
 )

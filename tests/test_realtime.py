@@ -181,7 +181,7 @@ def test_head_input_dims_of_the_variants(flow, bag, dim):
     lab = np.zeros(60, np.uint8)
     lab[20:40] = 1
     videos = [_video(f"a{i}", 60, True, dims, rng, lab) for i in range(3)] + [_video(f"n{i}", 60, False, dims, rng) for i in range(3)]
-    cfg = {"flow_features": "rt_flow" if flow else None, "detector": "det" if bag else None, "hidden": 8, "batch_size": 2,
+    cfg = {"flow_features": "rt_flow" if flow else None, "detections": "det" if bag else None, "hidden": 8, "batch_size": 2,
            "epochs": 1, "early_stopping": False}
     m = Realtime(cfg)
     m.fit(videos)
@@ -364,3 +364,73 @@ def test_anomalous_videos_without_frame_labels_are_left_out_when_others_have_the
     m.fit(videos)  # "u" has no labels: left out with a warning, not an error
     with pytest.raises(MethodError, match="no frame labels"):
         Realtime({"flow_features": None, "hidden": 4, "batch_size": 1, "early_stopping": False}).fit([videos[1], videos[2]])
+
+
+# ------------------------------------------------------------------ 7, 12. bag of objects
+def _detections_file(path, rows, class_names):
+    """A detections file of one video ``v`` with the given per-row (scores, labels)."""
+    import json
+
+    from vadflow.detection.store import DetectionWriter
+
+    k = max(1, max(len(s) for s, _ in rows))
+    arrays = {"boxes": np.zeros((len(rows), k, 4), np.float32), "scores": np.zeros((len(rows), k), np.float32),
+              "labels": np.full((len(rows), k), -1, np.int32), "feats": np.zeros((len(rows), k, 0), np.float32),
+              "valid": np.zeros((len(rows), k), bool)}
+    for i, (s, lab) in enumerate(rows):
+        arrays["scores"][i, : len(s)], arrays["labels"][i, : len(s)], arrays["valid"][i, : len(s)] = s, lab, True
+    with DetectionWriter(path, {"class_names": json.dumps(class_names)}) as w:
+        w.add("v", arrays, np.arange(len(rows)) * 3, {"clip_len": 1, "stride": 1, "n_frames": 3 * len(rows), "frame_height": 8, "frame_width": 8})
+
+
+def test_bag_of_objects_counts_per_class(tmp_path):
+    from vadflow.detection.store import DetectionStore
+
+    coco = [f"class{i}" for i in range(80)]
+    _detections_file(tmp_path / "d.h5", [([0.9, 0.4, 0.6], [0, 0, 2]), ([], [])], coco)
+    with DetectionStore(tmp_path / "d.h5") as store:
+        bag = store.objects("v").bag(0.5)
+    assert bag.shape == (2, 80) and bag.dtype == np.float32
+    assert bag[0, 0] == 1 and bag[0, 2] == 1 and bag[0].sum() == 2 and bag[1].sum() == 0
+    _detections_file(tmp_path / "blobs.h5", [([0.9, 0.4, 0.6], [-1, -1, -1])], [])  # class-less (background blobs)
+    with DetectionStore(tmp_path / "blobs.h5") as store:
+        assert store.objects("v").bag(0.5).tolist() == [[2.0]]
+
+
+def test_detections_on_sampled_frames_offline_equal_online(tmp_path):
+    """The detect job on a frame_steps grid stores one row per sampled frame, and the bag of its
+    stored objects equals what `vadflow watch` counts frame by frame."""
+    import pandas as pd
+
+    from conftest import write_mp4
+    from vadflow.data.manifest import COLUMNS
+    from vadflow.detection.run import detect_dataset
+    from vadflow.detection.store import DetectionStore
+    from vadflow.streaming.scorers import OnlineBag
+
+    rng = np.random.default_rng(0)
+    bg = rng.integers(40, 110, (64, 96, 3)).astype(np.uint8)
+    frames = []
+    for t in range(30):
+        f = bg.copy()
+        f[20:36, 4 + 2 * t : 20 + 2 * t] = 230
+        frames.append(f)
+    write_mp4(tmp_path / "v.mp4", np.stack(frames))
+    man = pd.DataFrame([{"id": "v", "path": "v.mp4", "split": "test", "cls": "Fighting", "anomalous": True, "frames": 30, "fps": 30.0,
+                         "width": 96, "height": 64, "status": "ok", "error": ""}], columns=COLUMNS)
+    man.to_csv(tmp_path / "manifest.csv", index=False)
+    cfg = {"name": "bg", "backend": "background", "features": "rt", "roi": {"features": False}, "decoder": "pyav",
+           "clip_len": 1, "stride": 1, "tail": "drop", "frame_steps": {"train": [10], "test": [4]}}
+    detect_dataset(tmp_path / "manifest.csv", tmp_path, cfg, tmp_path / "det.h5", progress=False)
+    with DetectionStore(tmp_path / "det.h5") as store:
+        objs = store.objects("v", 1, 1, 8)
+        assert objs.centres().tolist() == [0, 4, 8, 12, 16, 20, 24, 28] and objs.feature_dim == 0
+        offline = objs.bag(0.5)
+    assert offline[2:].min() >= 1  # the moving square is found once the background model has settled
+    import av
+
+    with av.open(str(tmp_path / "v.mp4")) as c:
+        decoded = [fr.to_ndarray(format="rgb24") for fr in c.decode(c.streams.video[0])]
+    bag = OnlineBag(cfg, [], 0.5)
+    online = [b for j, f in enumerate(decoded) if (b := bag.push(f, j % 4 == 0)) is not None]
+    np.testing.assert_array_equal(np.stack(online), offline)

@@ -140,6 +140,12 @@ def cmd_train(a: argparse.Namespace) -> None:
 
     # The extractors behind the inputs travel with the model, so `vadflow watch` can rebuild them.
     model.provenance = {"features": [provenance(p) for p in [a.features, *extra]]}
+    if _detections(a):
+        from vadflow.detection.store import DetectionStore
+
+        with DetectionStore(_detections(a)) as dets:
+            model.provenance["detections"] = {k: str(dets.attrs[k]) for k in ("detector", "backend", "config", "class_names", "weights")
+                                              if k in dets.attrs}
     model.save(a.out)
 
 

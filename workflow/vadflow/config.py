@@ -118,6 +118,9 @@ DEFAULT_CLIP = {"clip_len": 16, "stride": 16, "tail": "drop"}
 def clip_grid(config: dict, dataset: str, extractor: str) -> dict[str, Any]:
     """``clip_len``, ``stride`` and ``tail`` of an extractor as ``dataset`` resolves it."""
     params = extractor_params(config, dataset, extractor)
+    if params.get("frame_steps") and params.get("source", "extract") == "extract":
+        # a per-sampled-frame extractor (features/sampled.py): one row per sampled frame of each split
+        return {"clip_len": 1, "stride": 1, "tail": "drop", "frame_steps": params["frame_steps"]}
     return {k: params.get(k) or v for k, v in DEFAULT_CLIP.items()}
 
 
@@ -182,6 +185,9 @@ def _check_detectors(config: dict) -> None:
                                   f"(known: {', '.join(sorted(dets)) or 'none defined'}) or set encoder: action")
             if det not in dets:
                 raise ConfigError(f"{where} = {det!r} names no detector under `detectors:` (known: {', '.join(sorted(dets)) or 'none defined'})")
+            if params.get("kind") == "ador" and (detector_params(config, ds, det).get("roi") or {}).get("features") is False:
+                raise ConfigError(f"{where} = {det!r}: detectors.{det}.roi.features is false (no object features), which ADOR's "
+                                  "object encoder needs")
             grid_f = clip_grid(config, ds, params["features"])
             grid_d = clip_grid(config, ds, detector_params(config, ds, det)["features"])
             if grid_f != grid_d:

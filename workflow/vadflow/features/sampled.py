@@ -34,7 +34,7 @@ from vadflow.features.backbones import get_backbone
 from vadflow.features.cache import VideoCache, video_signature
 from vadflow.features.store import write_receipt
 from vadflow.video.decoder import DecodeError, VideoInfo, iter_frames_at, transform_frame
-from vadflow.video.geometry import ClipSpec, sampled_frames
+from vadflow.video.geometry import ClipSpec, sampled_frames, split_steps
 
 log = logging.getLogger(__name__)
 
@@ -43,17 +43,11 @@ LAYOUT = "frames"
 
 
 def steps_for(cfg: dict[str, Any], split: str) -> list[int]:
-    """The frame steps of ``split``. Validation videos without their own entry get the union of the
-    training and test steps: early stopping samples them like training videos, and scoring them
-    (benchmarks/val.py) needs the test grid. Any other split without an entry uses train's."""
-    steps = cfg.get("frame_steps") or {}
-    got = steps.get(split)
-    if not got and split == "val":
-        got = sorted({int(s) for s in (steps.get("train") or []) + (steps.get("test") or [])})
-    got = got or steps.get("train")
-    if not got:
-        raise ValueError(f"features.{cfg.get('name')}.frame_steps has no steps for split {split!r} nor for train")
-    return [int(s) for s in got]
+    """The frame steps of ``split`` (:func:`vadflow.video.geometry.split_steps`)."""
+    try:
+        return split_steps(cfg.get("frame_steps") or {}, split)
+    except ValueError as exc:
+        raise ValueError(f"features.{cfg.get('name')}: {exc}") from None
 
 
 class FrameInput:

@@ -3,9 +3,9 @@ classifier on [RGB GAP ‖ flow GAP ‖ bag of objects] with a 2-layer 4096-wide
 
 Inputs come per sampled frame from per-frame extractors (layout ``frames``,
 features/sampled.py): ``features`` is the RGB stream, ``flow_features`` the motion stream (a
-ResNet-50 on flow images; null = one stream), ``detector`` the bag of objects (null = no bag).
+ResNet-50 on flow images; null = one stream), ``detections`` the bag of objects (null = no bag).
 The variants of the spec's table are switches of this one kind: ``flow_features`` (2S/1S),
-``detector`` (bag/no-bag), ``alpha`` (hard mining, 1 = none), ``soft`` (``exclude`` = -ha),
+``detections`` (bag/no-bag), ``alpha`` (hard mining, 1 = none), ``soft`` (``exclude`` = -ha),
 ``early_stopping`` (false = no-es).
 
 Training is stage 1 of spec §6 on the cached GAP features: frozen backbones, head only, exact
@@ -197,7 +197,7 @@ class Realtime(Method):
     defaults: ClassVar[dict[str, Any]] = {
         "features": "rt_rgb",
         "flow_features": "rt_flow",
-        "detector": None,
+        "detections": None,
         "bag_conf": 0.5,
         "hidden": 4096,
         "dropout": 0.5,
@@ -254,14 +254,26 @@ class Realtime(Method):
                 raise MethodError(f"realtime: video {video.id!r} has no {flow!r} stream (have {sorted(streams)}); the train/score "
                                   "jobs pass it with --extra-features")
             parts.append(np.asarray(streams[flow], np.float32))
-        if self.cfg.get("detector"):
-            boo = video.extras.get("bag")
-            if boo is None:
-                raise MethodError(f"realtime: video {video.id!r} has no bag of objects from detector {self.cfg['detector']!r}")
-            parts.append(np.asarray(boo, np.float32))
+        if self.cfg.get("detections"):
+            parts.append(self.bag(video))
         if len({len(p) for p in parts}) != 1:
             raise MethodError(f"realtime: video {video.id!r}: the streams have different row counts {[len(p) for p in parts]}")
         return self.assemble(*parts, what=f"video {video.id!r}")
+
+    def bag(self, video: VideoData) -> np.ndarray:
+        """``[K, C]`` per-class object counts on the video's rows (score >= ``bag_conf``), from the
+        detections the train/score jobs pass (``extras["objects"]``, or an array in ``extras["bag"]``)."""
+        if "bag" in video.extras:
+            return np.asarray(video.extras["bag"], np.float32)
+        objs = video.extras.get("objects")
+        if objs is None:
+            raise MethodError(f"realtime: video {video.id!r} has no objects from detector {self.cfg['detections']!r}; "
+                              "the train/score jobs pass them with --detections")
+        idx = video.extras.get("frame_index")
+        if idx is not None and not np.array_equal(objs.centres(), idx):
+            raise MethodError(f"realtime: video {video.id!r}: detections {self.cfg['detections']!r} are not on the sampled frames of "
+                              f"{self.cfg['features']!r}; set detectors.{self.cfg['detections']}.features: {self.cfg['features']}")
+        return objs.bag(float(self.cfg["bag_conf"]))
 
     def assemble(self, *parts: np.ndarray, what: str = "input") -> np.ndarray:
         """[RGB ‖ flow ‖ BoO] rows (or one row) concatenated and standardised as in training."""
@@ -401,8 +413,8 @@ class Realtime(Method):
         self.dims = {"rgb": int(np.asarray(video.features).shape[1])}
         if self.cfg.get("flow_features"):
             self.dims["flow"] = int(np.asarray(video.extras["streams"][self.cfg["flow_features"]]).shape[1])
-        if self.cfg.get("detector"):
-            self.dims["bag"] = int(np.asarray(video.extras["bag"]).shape[1])
+        if self.cfg.get("detections"):
+            self.dims["bag"] = int(self.bag(video).shape[1])
 
     # -- scoring ------------------------------------------------------------------------
     def sigma(self, x: np.ndarray) -> np.ndarray:

@@ -207,19 +207,61 @@ class ClipScorer:
         return out
 
 
+class OnlineBag:
+    """The bag of objects of a live stream: the detector of the model's detections file, fed every
+    frame (background subtraction needs them all in order), counted on the sampled frames exactly
+    as :meth:`vadflow.detection.store.VideoObjects.bag` counts the stored objects."""
+
+    def __init__(self, cfg: dict[str, Any], class_names: list[str], conf: float):
+        from vadflow.detection import get_detector
+        from vadflow.video.geometry import ClipSpec
+
+        self.det = get_detector(cfg)
+        if not self.det.needs_frames and self.det.backend != "none":
+            raise MethodError(f"detector {cfg.get('name')!r} (backend {self.det.backend}) imports detections made elsewhere; "
+                              "it cannot detect on a live stream")
+        resize = cfg.get("resize")
+        self.spec = ClipSpec(1, 1, tuple(resize) if isinstance(resize, list) else resize, None)
+        self.n_classes, self.conf = len(class_names), float(conf)
+        self.thresh, self.kmax = float(self.det.cfg["score_thresh"]), int(self.det.cfg["max_objects"])
+        self.sub = self.det.subtractor() if self.det.backend == "background" else None
+
+    def push(self, frame: np.ndarray, sampled: bool) -> np.ndarray | None:
+        from vadflow.detection.base import Detections, select
+        from vadflow.video.decoder import transform_frame
+
+        if self.det.backend == "none":
+            dets = Detections.empty() if sampled else None
+        else:
+            img = transform_frame(frame, self.spec)
+            if self.sub is not None:
+                mask = self.sub.apply(np.ascontiguousarray(img[..., ::-1]), learningRate=float(self.det.opts["learning_rate"]))
+                dets = select(self.det.blobs(mask), self.thresh, self.kmax) if sampled else None
+            else:
+                dets = select(self.det.propose(img[None])[0], self.thresh, self.kmax) if sampled else None
+        if dets is None:
+            return None
+        keep = np.asarray(dets.scores) >= self.conf
+        labels = np.asarray(dets.labels)[keep]
+        if self.n_classes == 0:
+            return np.array([keep.sum()], np.float32)
+        labels = labels[(labels >= 0) & (labels < self.n_classes)]
+        return np.bincount(labels, minlength=self.n_classes).astype(np.float32)
+
+
 class RealtimeScorer:
     """The real-time method: per-frame sigma (held) and the SAS, emitted on every frame's arrival."""
 
     columns = ("sas",)
     alarm_column = "sas"
 
-    def __init__(self, model: Any, rgb: Any, flow: Any | None):
+    def __init__(self, model: Any, rgb: Any, flow: Any | None, bag: OnlineBag | None = None):
         from vadflow.sas import SAS
 
-        if model.cfg.get("detector"):
-            raise MethodError(f"realtime {model.cfg.get('name')!r}: the bag of objects (detector {model.cfg['detector']!r}) "
-                              "cannot run online yet")
-        self.model, self.rgb, self.flow = model, rgb, flow
+        if model.cfg.get("detections") and bag is None:
+            raise MethodError(f"realtime {model.cfg.get('name')!r} reads a bag of objects (detections {model.cfg['detections']!r}), "
+                              "but its model.pt records no detector")
+        self.model, self.rgb, self.flow, self.bag = model, rgb, flow, bag
         self.stride = int(model.cfg["test_stride"])
         self.sas = SAS.from_cfg(model.cfg.get("sas"))
         self.every = max(1, int(self.sas.every))
@@ -227,12 +269,15 @@ class RealtimeScorer:
 
     def push(self, j: int, frame: np.ndarray) -> list[Emission]:
         flow_img = self.flow.image(j, frame) if self.flow is not None else None
+        boo = self.bag.push(frame, j % self.stride == 0) if self.bag is not None else None
         if j % self.stride == 0:
             if not self.rgb.sampled(j):
                 raise MethodError(f"realtime: frame {j} is scored (test_stride {self.stride}) but not on the rgb extractor's test grid")
             parts = [self.rgb.push(j, frame)]
             if self.flow is not None:
                 parts.append(self.flow.features(flow_img[None])[0])
+            if boo is not None:
+                parts.append(boo)
             x = self.model.assemble(*parts)
             self.sigma = float(self.model.sigma(x[None])[0])
         s = self.sas.update(self.sigma) if j % self.every == 0 else self.sas.value

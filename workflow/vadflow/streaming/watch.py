@@ -82,7 +82,13 @@ def build_scorer(model_path: str | Path, provenance: dict[str, Any] | None = Non
     if kind == "realtime":
         rgb = OnlineFrames(main, feats[0].get("weights"), device)
         flow = OnlineFrames(json.loads(feats[1]["config"]), feats[1].get("weights"), device) if model.cfg.get("flow_features") else None
-        return RealtimeScorer(model, rgb, flow)
+        bag = None
+        if model.cfg.get("detections") and prov.get("detections"):
+            from vadflow.streaming.scorers import OnlineBag
+
+            d = prov["detections"]
+            bag = OnlineBag(json.loads(d["config"]), json.loads(d.get("class_names", "[]")), model.cfg["bag_conf"])
+        return RealtimeScorer(model, rgb, flow, bag)
     if kind not in CLIP_KINDS:
         raise MethodError(f"vadflow watch does not support kind {kind!r} (supported: realtime, {', '.join(CLIP_KINDS)})")
     if not main:

@@ -107,3 +107,17 @@ def sampled_frames(n_frames: int, steps: list[int] | tuple[int, ...]) -> np.ndar
     for s in steps:
         keep |= j % s == 0
     return j[keep]
+
+
+def split_steps(frame_steps: dict, split: str) -> list[int]:
+    """The frame steps of ``split`` in a ``frame_steps`` mapping. Validation videos without their
+    own entry get the union of the training and test steps (early stopping samples them like
+    training videos; scoring them needs the test grid); any other split without one uses train's."""
+    got = (frame_steps or {}).get(split)
+    if not got and split == "val":
+        got = sorted({int(s) for s in (frame_steps.get("train") or []) + (frame_steps.get("test") or [])})
+    got = got or (frame_steps or {}).get("train")
+    if not got:
+        raise ValueError(f"frame_steps {frame_steps} has no steps for split {split!r} nor for train")
+    return [int(s) for s in got]
+

@@ -30,7 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "batch_size": 16,
     "device": "auto",
     "decoder": "auto",
-    "roi": {"weights": "random", "seed": 0, "preprocess": "imagenet", "output_size": 7, "sampling_ratio": 2},
+    "roi": {"weights": "random", "seed": 0, "preprocess": "imagenet", "output_size": 7, "sampling_ratio": 2, "features": True},
 }
 
 

@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from conftest import ROOT
@@ -37,12 +38,15 @@ TINY = {
                 "batch_size": 1, "decoder": "pyav"},
         "rt_rgb": {"backbone": "resnet50_2d", "weights": "random", "frame_steps": {"train": [10], "test": [3]}, "resize": [32, 32],
                    "preprocess": "caffe_bgr", "dtype": "float32", "shards": 1, "batch_size": 1, "decoder": "pyav"},
+        "rt_flow": {"backbone": "resnet50_2d", "weights": "random", "seed": 1, "input": "flow_image", "frame_steps": {"train": [10], "test": [3]},
+                    "resize": [32, 32], "preprocess": "caffe_bgr", "dtype": "float32", "shards": 1, "batch_size": 1, "decoder": "pyav"},
     },
+    "detectors": {"blobs": {"backend": "background", "features": "rt_rgb", "roi": {"features": False}, "decoder": "pyav"}},
     "methods": {
         "adnet": {"kind": "adnet", "features": "i3d", "window": 4, "stages": 2, "layers": 2, "epochs": 2},
         "mlp": {"kind": "mlp", "features": "i3d", "window": 4, "epochs": 2},
-        "realtime": {"kind": "realtime", "features": "rt_rgb", "flow_features": None, "hidden": 32, "batch_size": 4, "epochs": 3,
-                     "lr": 1.0e-4, "standardize": True, "test_stride": 3, "sampling": [10, 10]},
+        "realtime": {"kind": "realtime", "features": "rt_rgb", "flow_features": "rt_flow", "detections": "blobs", "bag_conf": 0.2,
+                     "hidden": 32, "batch_size": 4, "epochs": 3, "lr": 1.0e-4, "standardize": True, "test_stride": 3, "sampling": [10, 10]},
     },
 }
 
@@ -88,10 +92,13 @@ def test_realtime_end_to_end(wd):
     vl = pd.read_csv(wd / "results/synthetic/realtime_vl.csv")
     assert vl["n_anomalous"].iloc[0] == 3 and vl["n_normal"].iloc[0] == 2
     res = json.loads((wd / "results/synthetic/realtime/resources.json").read_text())
-    assert res["params"]["rgb_backbone"] == 23_508_032 and res["flops_per_frame"]["rgb_backbone"] > 0
-    assert {"decode", "rgb_backbone", "head", "sas", "end_to_end"} <= set(res["stages"])
+    assert res["params"]["rgb_backbone"] == res["params"]["flow_backbone"] == 23_508_032 and res["flops_per_frame"]["rgb_backbone"] > 0
+    assert {"decode", "rgb_backbone", "flow_image", "flow_backbone", "detector", "head", "sas", "end_to_end"} <= set(res["stages"])
+    assert res["streams"] == 2 and "reduced bag" in res["bag_note"]
     html = (wd / "results/synthetic/report.html").read_text()
-    assert "Real-time two-stream method" in html and "no pretraining, not comparable" in html
+    assert "Real-time two-stream method" in html and "no pretraining, not comparable" in html and "reduced bag" in html
+    model = torch.load(wd / "results/synthetic/realtime/model.pt", weights_only=True)
+    assert model["state"]["dims"] == {"rgb": 2048, "flow": 2048, "bag": 1}  # 2S-bag, with a 1-d (class-less) bag
     with h5py.File(wd / "results/synthetic/realtime/scores.h5") as f:
         s = f[list(f)[0]][()]
     assert np.array_equal(s[1::3], s[0::3][: len(s[1::3])]) and np.array_equal(s[2::3], s[0::3][: len(s[2::3])])  # held (test_stride 3)

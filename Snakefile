@@ -1,18 +1,26 @@
 # vadflow: video anomaly detection workflow. Thin by design: config, validation, rules.
-# Logic lives in the vadflow package (workflow/vadflow); rules call the `vadflow` CLI.
+# Logic lives in the vadflow package (workflow/vadflow); rules call its `vadflow` CLI.
 from snakemake.utils import validate
 
 import vadflow.config as vc
 
+
 configfile: "config/config.yaml"
+
+
 validate(config, "workflow/schemas/config.schema.yaml")
 vc.check(config)
+
+# Rules call `vadflow ...`: a shell function running this package's CLI (vadflow.config.shell_prefix).
+shell.prefix(vc.shell_prefix(workflow.deployment_settings.deployment_method))
+
 
 wildcard_constraints:
     dataset="|".join(config["datasets"]),
     extractor="|".join(config["features"]),
     method="|".join(config["methods"]),
     shard=r"\d+-of-\d+",
+
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"
@@ -23,5 +31,8 @@ include: "workflow/rules/lof.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/realtime.smk"
 
+
 rule all:
-    input: vc.default_targets(config)
+    default_target: True
+    input:
+        vc.default_targets(config),

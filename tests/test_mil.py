@@ -437,7 +437,8 @@ def test_skip_like_seed001_through_train_score_evaluate_summary(tmp_path):
     assert cli.main(["evaluate", "--cfg", ev, "--method", "mx", "--manifest", str(tmp_path / "manifest.csv"),
                      "--labels", str(tmp_path / "labels.h5"), "--scores", str(tmp_path / "s.h5"),
                      "--auc", out["auc"], "--f1", out["f1"], "--per-video", out["per_video"],
-                     "--per-class", out["per_class"], "--timelines", str(tmp_path / "t.png")]) == 0
+                     "--per-class", out["per_class"], "--timelines", str(tmp_path / "t.png"),
+                     "--details", str(tmp_path / "details.json")]) == 0
     auc = pd.read_csv(out["auc"]).iloc[0]
     assert (auc["n_videos"], auc["n_skipped_test"], auc["n_skipped_train"]) == (5, 1, 1)
     assert "fewer than 32 clips" in auc["skipped_reason"]
@@ -449,7 +450,7 @@ def test_skip_like_seed001_through_train_score_evaluate_summary(tmp_path):
     assert len(scored_anom) == 2 and scored_anom["alarm"].any()  # else 0 % would not tell the denominators apart
     assert auc["alarms_anomalous_pct"] == pytest.approx(100 * scored_anom["alarm"].mean())
     assert cli.main(["summary", "--dataset", "toy", "--auc", out["auc"], "--f1", out["f1"],
-                     "--out-csv", str(tmp_path / "summary.csv"), "--out-html", str(tmp_path / "report.html")]) == 0
+                     "--details", str(tmp_path / "details.json"), "--out-csv", str(tmp_path / "summary.csv"), "--out-html", str(tmp_path / "report.html")]) == 0
     val = pd.read_csv(tmp_path / "summary.csv").set_index(["method", "metric"])["value"]
     assert val["mx", "n_skipped_test"] == 1 and val["mx", "n_skipped_train"] == 1
     html = (tmp_path / "report.html").read_text()

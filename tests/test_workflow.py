@@ -1,7 +1,8 @@
 """End to end: Snakemake in a temporary directory on a tiny synthetic config.
 
-Checks the artifacts, that a second run has nothing to do, and that config edits rerun
-exactly the jobs that depend on the edited section.
+Checks the artifacts, that a second run has nothing to do, that config edits rerun exactly
+the jobs that depend on the edited section, and report.html in a real browser. One normal
+test video is made corrupt before the manifest, so the run leaves it out and says so.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import h5py
 import pandas as pd
@@ -33,17 +35,32 @@ TINY = {
             "overrides": {"features": {"i3d": {"resize": 64, "crop": 64}}},
         },
     },
-    "features": {"i3d": {"backbone": "i3d", "weights": "random", "clip_len": 16, "stride": 16, "resize": 256, "crop": 224, "shards": 2}},
+    "features": {
+        "i3d": {"backbone": "i3d", "weights": "random", "clip_len": 16, "stride": 16, "resize": 256, "crop": 224, "shards": 2},
+        # a second extractor, read by lof only: editing one extractor must leave the other's readers alone
+        "i3d_b": {"backbone": "i3d", "weights": "random", "seed": 1, "clip_len": 16, "stride": 16, "resize": 64, "crop": 64,
+                  "shards": 1},
+    },
     "methods": {
         "adnet": {"kind": "adnet", "features": "i3d", "window": 8, "stages": 2, "layers": 3, "epochs": 3},
         "edtcn": {"kind": "edtcn", "features": "i3d", "window": 8, "enc_channels": [16], "kernel": 3, "epochs": 2},
+        "lof": {"kind": "lof", "features": "i3d_b", "head": "simclr", "embedding_dim": 16, "n_neighbors": 5},
     },
+    "heads": {"simclr": {"mode": "simclr", "features": "i3d_b", "embedding_dim": 16, "epochs": 2}},
 }
+
+#: the normal test video made corrupt before the manifest is built (test_features_from_nothing)
+CORRUPT = "Normal_Videos_006_x264"
+
+
+#: a PATH without the interpreter's folder, as for `.venv/bin/snakemake` run without activating
+#: the venv: jobs must still find the vadflow CLI (Snakefile's shell.prefix)
+BARE_ENV = {**os.environ, "PATH": "/usr/bin:/bin"}
 
 
 def snakemake(workdir, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--cores", "2", *args]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=BARE_ENV)
     if check and res.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed:\n{res.stdout[-4000:]}\n{res.stderr[-6000:]}")
     return res
@@ -71,9 +88,13 @@ def workdir(tmp_path_factory):
 
 
 def test_features_from_nothing(workdir):
+    snakemake(workdir, "data/synthetic")
+    (path,) = (workdir / "data/synthetic").rglob(f"{CORRUPT}.mp4")
+    path.write_bytes(b"not a video")  # in place: the folder's mtime stays, nothing reruns the generator
     snakemake(workdir, "results/synthetic/features/i3d.h5")
     man = pd.read_csv(workdir / "results/synthetic/manifest.csv")
     assert len(man) == 13 and set(man["split"]) == {"train", "test"}
+    assert man.set_index("id").loc[CORRUPT, "status"] == "corrupt"
     assert list(man.columns[:6]) == ["id", "path", "split", "cls", "anomalous", "frames"]
     ok = man[man["status"] == "ok"]
     with h5py.File(workdir / "results/synthetic/features/i3d.h5") as f:
@@ -85,8 +106,8 @@ def test_features_from_nothing(workdir):
             assert (ds.attrs["clip_len"], ds.attrs["stride"], ds.attrs["n_frames"]) == (16, 16, r.frames)
             assert ds.attrs["fps"] == pytest.approx(30) and len(ds.attrs["config_hash"]) == 16
     with h5py.File(workdir / "results/synthetic/labels.h5") as f:
-        # Synthetic training videos are annotated too, so every video has frame labels.
-        for r in man.itertuples():
+        # Synthetic training videos are annotated too, so every decoded video has frame labels.
+        for r in ok.itertuples():
             assert f[r.id].shape == (r.frames,)
             assert bool(f[r.id][()].any()) == bool(r.anomalous)
     # A second run has nothing to do.
@@ -125,34 +146,82 @@ def test_adnet_end_to_end(workdir):
     f1 = pd.read_csv(workdir / "results/synthetic/adnet_f1.csv")
     assert sorted(set(f1["report"])) == ["abnormal", "all", "normal"] and sorted(set(f1["k"])) == [10, 25, 50]
     auc = pd.read_csv(workdir / "results/synthetic/adnet_auc.csv")
-    assert 0.0 <= auc["auc"].iloc[0] <= 1.0
+    assert 0.0 <= auc["auc"].iloc[0] <= 1.0 and auc["n_videos"].iloc[0] == 4  # 5 test videos, one corrupt
     assert (workdir / "results/synthetic/adnet/timelines.png").stat().st_size > 10_000
-    summary = pd.read_csv(workdir / "results/synthetic/summary.csv")
-    assert set(summary["method"]) == {"adnet", "edtcn"}
-    assert "<table" in (workdir / "results/synthetic/report.html").read_text()
+    summary = pd.read_csv(workdir / "results/synthetic/summary.csv", keep_default_na=False)
+    assert set(summary["method"]) == {"adnet", "edtcn", "lof"}
+    # the corrupt video, for every method, with the manifest's status and the decoder's error
+    left = summary[summary["metric"] == "left_out"]
+    assert sorted(left["method"]) == ["adnet", "edtcn", "lof"] and set(left["video"]) == {CORRUPT}
+    assert set(left["status"]) == {"corrupt"} and all(left["error"].str.len() > 0)
+    counts = summary[summary["metric"].isin(["n_videos_evaluated", "n_videos_left_out"])]
+    assert sorted(map(float, counts["value"])) == [1.0] * 3 + [4.0] * 3
+    html = (workdir / "results/synthetic/report.html").read_text()
+    assert "<table" in html and CORRUPT in html and "not comparable to published numbers" in html
 
 
-def test_edits_rerun_only_what_depends_on_them(workdir):
-    target = "results/synthetic/summary.csv"
+#: One row per config section: (section, dotted key, new value, the jobs `snakemake -n` must then
+#: list for summary.csv). The run's extractors: i3d (adnet, edtcn; 2 shards) and i3d_b (lof and
+#: its head simclr; 1 shard). Adding a section is one more line.
+RERUNS = [
+    ("dataset", "datasets.synthetic.generator.seed", 4,
+     {"synthesize": 1, "manifest": 1, "extract_features": 3, "merge_features": 2, "train_head": 1, "train": 3, "score": 3,
+      "evaluate": 3, "summary": 1}),
+    ("extractor", "features.i3d_b.seed", 2,
+     {"extract_features": 1, "merge_features": 1, "train_head": 1, "train": 1, "score": 1, "evaluate": 1, "summary": 1}),
+    ("heads", "heads.simclr.epochs", 3, {"train_head": 1, "train": 1, "score": 1, "evaluate": 1, "summary": 1}),
+    ("method", "methods.adnet.lr", 0.001, {"train": 1, "score": 1, "evaluate": 1, "summary": 1}),
+    ("evaluation", "evaluation.f1_k", [10, 50], {"evaluate": 3, "summary": 1}),
+]
+
+
+def edited(cfg: dict, key: str, value) -> dict:
+    out = yaml.safe_load(yaml.safe_dump(cfg))
+    *parents, last = key.split(".")
+    node = out
+    for k in parents:
+        node = node.setdefault(k, {})
+    node[last] = value
+    return out
+
+
+@pytest.mark.parametrize("section,key,value,expected", RERUNS, ids=[r[0] for r in RERUNS])
+def test_edits_rerun_only_what_depends_on_them(workdir, section, key, value, expected):
+    target = "results/synthetic/summary.csv"  # complete: test_adnet_end_to_end, and each row restores it
+    write_config(workdir, edited(TINY, key, value))
+    try:
+        assert planned_jobs(workdir, target) == expected, f"editing {section} ({key})"
+    finally:
+        write_config(workdir, TINY)
     assert planned_jobs(workdir, target) == {}
-    # One method's key: only that method's train/score/evaluate, plus the summary.
-    cfg = yaml.safe_load(yaml.safe_dump(TINY))
-    cfg["methods"]["adnet"]["lr"] = 0.001
-    write_config(workdir, cfg)
-    assert planned_jobs(workdir, target) == {"train": 1, "score": 1, "evaluate": 1, "summary": 1}
-    # An evaluation key: every evaluate job, no training.
-    cfg = yaml.safe_load(yaml.safe_dump(TINY))
-    cfg["evaluation"] = {"f1_k": [10, 50]}
-    write_config(workdir, cfg)
-    assert planned_jobs(workdir, target) == {"evaluate": 2, "summary": 1}
-    # A generator key: the generator and everything downstream.
-    cfg = yaml.safe_load(yaml.safe_dump(TINY))
-    cfg["datasets"]["synthetic"]["generator"]["seed"] = 4
-    write_config(workdir, cfg)
-    jobs = planned_jobs(workdir, target)
-    assert jobs["synthesize"] == 1 and jobs["manifest"] == 1 and jobs["extract_features"] == 2 and jobs["train"] == 2
-    write_config(workdir, TINY)
-    assert planned_jobs(workdir, target) == {}
+
+
+def test_report_in_a_real_browser(workdir):
+    """Headless Chromium opens report.html: every image decoded (naturalWidth > 0), the tables
+    there; the screenshot is kept as a test artifact (VADFLOW_ARTIFACTS, default test-artifacts/)."""
+    from browser import open_page
+
+    report = workdir / "results/synthetic/report.html"
+    assert report.exists(), "test_adnet_end_to_end builds the report first"
+    shot = Path(os.environ.get("VADFLOW_ARTIFACTS", ROOT / "test-artifacts")) / "report.png"
+    with open_page(report.as_uri()) as driver:
+        images = driver.execute_script(
+            "return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight])")
+        tables = driver.execute_script(
+            "return Array.from(document.querySelectorAll('table')).map(t => [t.rows.length, "
+            "Array.from(t.tHead.rows).map(r => Array.from(r.cells).filter(c => !c.textContent.trim()).length)])")
+        headings = [h.text for h in driver.find_elements("tag name", "h2")]
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        driver.set_window_size(1280, driver.execute_script("return document.body.scrollHeight"))
+        driver.save_screenshot(str(shot))
+    # ROC, PR, per-class heatmap and one timeline figure per method
+    assert len(images) == 3 + 3, images
+    assert all(done and w > 0 and h > 0 for _, done, w, h in images), images
+    assert {"ROC curves", "precision-recall curves", "per-class AUC heatmap"} <= {alt for alt, *_ in images}
+    # videos, left out, frame metrics, per-class, F1, provenance: each with one header row, no empty header cell
+    assert len(tables) >= 6 and all(rows >= 2 and empty == [0] for rows, empty in tables), tables
+    assert {"Videos evaluated", "Provenance", "Per-class frame AUC", "ROC and precision-recall curves"} <= set(headings)
+    assert shot.stat().st_size > 10_000
 
 
 def test_bad_config_fails_before_any_job(workdir, tmp_path):

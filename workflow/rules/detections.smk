@@ -5,21 +5,28 @@
 
 import re as _re
 
+
 rule detect:
     input:
         manifest="results/{dataset}/manifest.csv",
         # a precomputed detector's imported file or folder, else nothing (the videos)
         source=lambda wc: vc.detector_inputs(config, wc.dataset, wc.detector),
-    output: "results/{dataset}/detections/{detector}.h5"
+    output:
+        "results/{dataset}/detections/{detector}.h5",
+    log:
+        "logs/{dataset}/detections/{detector}.log",
     wildcard_constraints:
         detector="|".join(_re.escape(d) for d in config.get("detectors") or {}) or "(?!)",
+    conda:
+        "../../envs/features.yaml"
+    threads: 2
+    resources:
+        runtime=120,
+        mem_mb=8000,
+        cpus_per_task=vc.job_threads,
     params:
         cfg=lambda wc: vc.as_json(vc.detector_params(config, wc.dataset, wc.detector)),
         root=lambda wc: vc.dataset_root(config, wc.dataset),
-    threads: 2
-    resources: gpu=1, runtime=120, mem_mb=8000
-    conda: "../../envs/features.yaml"
-    log: "logs/{dataset}/detections/{detector}.log"
     shell:
         "vadflow detect --cfg {params.cfg:q} --root {params.root:q} --manifest {input.manifest:q}"
         " --threads {threads} --out {output:q} 2>&1 | tee {log:q}"

@@ -7,15 +7,26 @@
 
 import re as _re
 
+
 rule pretrain_lstm:
-    input: unpack(lambda wc: vc.lstm_pretrain_inputs(config, wc.dataset, wc.extractor))
-    output: "results/{dataset}/extractors/{extractor}.pt"
+    input:
+        unpack(lambda wc: vc.lstm_pretrain_inputs(config, wc.dataset, wc.extractor)),
+    output:
+        "results/{dataset}/extractors/{extractor}.pt",
+    log:
+        "logs/{dataset}/extractors/{extractor}.log",
     wildcard_constraints:
         extractor="|".join(_re.escape(e) for e in vc.lstm_extractors(config)) or "(?!)",
-    params: cfg=lambda wc: vc.as_json(vc.lstm_pretrain_params(config, wc.dataset, wc.extractor))
+    conda:
+        "../../envs/features.yaml"
     threads: 2
-    resources: gpu=1
-    log: "logs/{dataset}/extractors/{extractor}.log"
+    resources:
+        **vc.gpu_resources(config, "features"),
+        runtime=240,
+        mem_mb=16000,
+        cpus_per_task=vc.job_threads,
+    params:
+        cfg=lambda wc: vc.as_json(vc.lstm_pretrain_params(config, wc.dataset, wc.extractor)),
     shell:
         "vadflow pretrain-lstm --cfg {params.cfg:q} --manifest {input.manifest:q} --labels {input.labels:q}"
         " --frames {input.frames:q} --threads {threads} --out {output:q} 2>&1 | tee {log:q}"

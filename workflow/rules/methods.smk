@@ -1,5 +1,7 @@
 # Method stage, written once over {method}: a method's `kind` picks its implementation and its
 # config section is its only params, so editing methods.<name> reruns only that method.
+# Resources and environments: data.smk's header.
+
 
 rule train:
     input:
@@ -12,15 +14,25 @@ rule train:
         detections=lambda wc: vc.method_detections(config, wc.dataset, wc.method),
         # further feature files of the method's rows (the realtime flow stream), else nothing
         extra=lambda wc: vc.method_extra_features(config, wc.dataset, wc.method),
-    output: "results/{dataset}/{method}/model.pt"
-    params: cfg=lambda wc: vc.as_json(vc.method_params(config, wc.dataset, wc.method))
+    output:
+        "results/{dataset}/{method}/model.pt",
+    log:
+        "logs/{dataset}/{method}/train.log",
+    conda:
+        "../../envs/methods.yaml"
     threads: 2
-    resources: gpu=1
-    log: "logs/{dataset}/{method}/train.log"
+    resources:
+        **vc.gpu_resources(config, "methods"),
+        runtime=240,
+        mem_mb=16000,
+        cpus_per_task=vc.job_threads,
+    params:
+        cfg=lambda wc: vc.as_json(vc.method_params(config, wc.dataset, wc.method)),
     shell:
         "vadflow train --cfg {params.cfg:q} --manifest {input.manifest:q} --labels {input.labels:q}"
         " --features {input.features:q} --head {input.head:q} --detections {input.detections:q} --extra-features {input.extra:q}"
         " --threads {threads} --out {output:q} 2>&1 | tee {log:q}"
+
 
 rule score:
     input:
@@ -30,10 +42,20 @@ rule score:
         features=lambda wc: vc.method_features(config, wc.dataset, wc.method),
         detections=lambda wc: vc.method_detections(config, wc.dataset, wc.method),
         extra=lambda wc: vc.method_extra_features(config, wc.dataset, wc.method),
-    output: "results/{dataset}/{method}/scores.h5"
-    params: cfg=lambda wc: vc.as_json(vc.method_params(config, wc.dataset, wc.method))
+    output:
+        "results/{dataset}/{method}/scores.h5",
+    log:
+        "logs/{dataset}/{method}/score.log",
+    conda:
+        "../../envs/methods.yaml"
     threads: 2
-    log: "logs/{dataset}/{method}/score.log"
+    resources:
+        **vc.gpu_resources(config, "methods"),
+        runtime=60,
+        mem_mb=8000,
+        cpus_per_task=vc.job_threads,
+    params:
+        cfg=lambda wc: vc.as_json(vc.method_params(config, wc.dataset, wc.method)),
     shell:
         "vadflow score --cfg {params.cfg:q} --model {input.model:q} --manifest {input.manifest:q} --labels {input.labels:q}"
         " --features {input.features:q} --detections {input.detections:q} --extra-features {input.extra:q} --threads {threads}"

@@ -152,8 +152,11 @@ def cmd_train(a: argparse.Namespace) -> None:
 def cmd_score(a: argparse.Namespace) -> None:
     from tqdm import tqdm
 
+    from vadflow.data.manifest import read_manifest
+    from vadflow.features.store import FeatureStore
     from vadflow.methods import get_method
     from vadflow.methods.data import load_videos
+    from vadflow.provenance import score_attrs
     from vadflow.scores import skipped_attrs, write_scores
 
     _set_threads(a.threads)
@@ -179,9 +182,17 @@ def cmd_score(a: argparse.Namespace) -> None:
         log.warning("%s skipped %d of %d test videos (all-zero frame scores, left out of video-level metrics) and "
                     "%d training videos: %s", cfg.get("name"), len(skipped), len(test), len(model.skipped_train),
                     "; ".join(sorted(set(skipped.values()) | set(model.skipped_train.values()))))
-    extra_attrs = model.score_attrs() if hasattr(model, "score_attrs") else {}
+    with FeatureStore(a.features) as store:
+        provenance, failed = score_attrs(cfg, store.attrs), store.failed
+    # why a test video the manifest calls ok has no scores (read by `vadflow evaluate`)
+    table = read_manifest(a.manifest)
+    ok = table[(table["split"] == "test") & (table["status"] == "ok")]["id"]
+    unscored = {vid: failed.get(vid, "no features") for vid in ok if vid not in scores}
+    # a test-set normalisation's constants (LOF min-max), so `vadflow watch` applies the same map
+    norm = model.normalisation_attrs() if hasattr(model, "normalisation_attrs") else {}
     write_scores(a.out, scores, attrs={"method": cfg.get("name", ""), "kind": cfg["kind"], "protocol": protocol,
-                                       **skipped_attrs(skipped, model.skipped_train), **extra_attrs})
+                                       **provenance, "left_out": json.dumps(unscored, sort_keys=True),
+                                       **skipped_attrs(skipped, model.skipped_train), **norm})
 
 
 def cmd_train_head(a: argparse.Namespace) -> None:
@@ -240,16 +251,17 @@ def cmd_thesis(a: argparse.Namespace) -> None:
 def cmd_evaluate(a: argparse.Namespace) -> None:
     from vadflow.data.manifest import read_labels, read_manifest
     from vadflow.evaluation.plots import plot_timelines
-    from vadflow.evaluation.tables import evaluate
+    from vadflow.evaluation.tables import evaluate, left_out
     from vadflow.io import atomic_path
-    from vadflow.scores import read_scores, read_skipped
+    from vadflow.scores import read_score_attrs, read_scores, read_skipped
 
     cfg = _cfg(a.cfg)
     table = read_manifest(a.manifest)
     scores = read_scores(a.scores)
     skipped = read_skipped(a.scores)
+    attrs = read_score_attrs(a.scores)
     test = table[(table["split"] == "test") & table["id"].isin(list(scores))]
-    unscored = table[(table["split"] == "test") & ~table["id"].isin(list(scores))]
+    unscored = left_out(table, list(scores), json.loads(attrs.pop("left_out", "{}")))
     if len(unscored):
         log.warning("%d test videos have no scores (status %s) and are left out of the metrics",
                     len(unscored), unscored["status"].value_counts().to_dict())
@@ -261,6 +273,10 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
         df.insert(0, "method", a.method)
         with atomic_path(path) as tmp:
             df.to_csv(tmp, index=False, float_format="%.6g")
+    details = {"method": a.method, "n_evaluated": len(videos), "left_out": unscored.to_dict("records"),
+               "provenance": attrs, **tables["curves"]}
+    with atomic_path(a.details) as tmp:
+        tmp.write_text(json.dumps(details, indent=1))
     plot_timelines(labels, scores, videos, a.timelines, n=int(cfg.get("plot_videos", 6)),
                    threshold=float(cfg.get("threshold", 0.5)), title=a.method)
     log.info("%s: %s", a.method, tables["auc"].iloc[0].to_dict())
@@ -356,7 +372,7 @@ def cmd_summary(a: argparse.Namespace) -> None:
     for note in skipped_notes(a.auc):
         log.warning("%s", note)
     write_report(a.auc, a.f1, a.out_csv, a.out_html, images=a.images, dataset=a.dataset, thesis_csvs=a.thesis,
-                 realtime=getattr(a, "realtime", None) or [])
+                 per_class_csvs=a.per_class, details=a.details, realtime=getattr(a, "realtime", None) or [])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -436,6 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("evaluate", cmd_evaluate, "frame AUC, F1@k, per-video table and plots of one method")
     for k in ("--cfg", "--method", "--manifest", "--labels", "--scores", "--auc", "--f1", "--per-video", "--per-class", "--timelines"):
         sp.add_argument(k, required=True)
+    sp.add_argument("--details", required=True, help="JSON for report.html: ROC/PR curves, videos left out, provenance")
 
     weights = sub.add_parser("weights", help="weight-file utilities").add_subparsers(dest="weights_cmd", required=True)
     sp = weights.add_parser("convert", help="rewrite a trusted old-style checkpoint as a plain state_dict "
@@ -480,6 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--dataset", required=True)
     sp.add_argument("--auc", nargs="+", required=True)
     sp.add_argument("--f1", nargs="+", required=True)
+    sp.add_argument("--per-class", nargs="*", default=[], help="per-class AUC CSVs of `vadflow evaluate`")
+    sp.add_argument("--details", nargs="*", default=[], help="evaluation JSONs of `vadflow evaluate`")
     sp.add_argument("--images", nargs="*", default=[])
     sp.add_argument("--thesis", nargs="*", default=[], help="LOF thesis-protocol CSVs")
     sp.add_argument("--realtime", nargs="*", default=[], help="realtime methods' {method}_vl.csv and resources.json files")
@@ -502,27 +521,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from vadflow.config import ConfigError
-    from vadflow.data.annotations import AnnotationError
-    from vadflow.data.ucf_crime import DatasetError
-    from vadflow.features.store import FeatureStoreError
-    from vadflow.methods.base import MethodError
-    from vadflow.features.lstm_clip import PretrainError
-    from vadflow.video.decoder import DecodeError
-    from vadflow.streaming.source import SourceError
-    from vadflow.features.online import OnlineError
+    import importlib
 
-    from vadflow.detection.base import DetectorError
-    from vadflow.detection.store import DetectionStoreError
-
-    errors: list[type[BaseException]] = [ConfigError, AnnotationError, DatasetError, FeatureStoreError, MethodError, DecodeError, PretrainError,
-                                         DetectorError, DetectionStoreError, SourceError, OnlineError]
-    try:
-        from vadflow.features.checkpoints import CheckpointError
-
-        errors.append(CheckpointError)
-    except ImportError:
-        pass
+    errors: list[type[BaseException]] = []
+    for module, name in (("vadflow.config", "ConfigError"), ("vadflow.data.annotations", "AnnotationError"),
+                         ("vadflow.data.ucf_crime", "DatasetError"), ("vadflow.features.store", "FeatureStoreError"),
+                         ("vadflow.methods.base", "MethodError"), ("vadflow.video.decoder", "DecodeError"),
+                         ("vadflow.features.lstm_clip", "PretrainError"), ("vadflow.features.checkpoints", "CheckpointError"),
+                         ("vadflow.detection.base", "DetectorError"), ("vadflow.detection.store", "DetectionStoreError"),
+                         ("vadflow.streaming.source", "SourceError"), ("vadflow.features.online", "OnlineError")):
+        try:
+            errors.append(getattr(importlib.import_module(module), name))
+        except ImportError:
+            # a torch-side module in a job environment without torch (envs/data.yaml,
+            # envs/report.yaml): such a job cannot raise that error anyway
+            pass
     return tuple(errors)
 
 

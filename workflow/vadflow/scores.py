@@ -102,3 +102,11 @@ def read_scores(path: str | Path) -> dict[str, np.ndarray]:
 
     with h5py.File(path, "r") as f:
         return {k: f[k][()] for k in f.keys()}
+
+
+def read_score_attrs(path: str | Path) -> dict[str, str]:
+    """The file attrs of a scores file (method, kind, protocol and its provenance)."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return {k: v.decode() if isinstance(v, bytes) else str(v) for k, v in f.attrs.items()}

@@ -278,3 +278,24 @@ def per_class_auc(
             )
         )
     return pd.DataFrame(rows, columns=["cls", "n_videos", "n_normal_videos", "n_frames", "auc", "ap"])
+
+
+def _thin(n: int, max_points: int) -> np.ndarray:
+    """Indices of at most ``max_points`` of ``n`` curve points, evenly spread, both ends kept."""
+    if n <= max_points:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, max_points).round().astype(int))
+
+
+def pooled_curves(labels: Sequence[np.ndarray], scores: Sequence[np.ndarray], max_points: int = 1000) -> dict[str, dict[str, list[float]]]:
+    """The pooled frame-level ROC and precision-recall curves, for plotting: ``{"roc": {"fpr",
+    "tpr"}, "pr": {"recall", "precision"}}``, each thinned to ``max_points`` (a UCF-Crime test
+    set has ~10^6 distinct scores; the report's figures need no more). The reported AUC and
+    AP come from :func:`frame_metrics`, never from these thinned points."""
+    gt, sc = pool(labels, scores)
+    _check_both(gt)
+    fpr, tpr, _ = roc_curve(gt, sc)
+    precision, recall, _ = precision_recall_curve(gt, sc)
+    r, p = _thin(fpr.size, max_points), _thin(recall.size, max_points)
+    return {"roc": {"fpr": fpr[r].tolist(), "tpr": tpr[r].tolist()},
+            "pr": {"recall": recall[p].tolist(), "precision": precision[p].tolist()}}

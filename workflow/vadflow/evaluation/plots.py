@@ -141,3 +141,63 @@ def plot_roc(
         ax.set_title(title)
     _save(fig, path)
     return a
+
+
+def figure_png(fig: Figure, dpi: int = 100) -> bytes:
+    """The figure as PNG bytes (report.html embeds its figures)."""
+    import io
+
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def _style(i: int) -> dict[str, object]:
+    """Colour and line style of the i-th method: ten colours, then the next line style."""
+    return {"color": f"C{i % 10}", "ls": ("-", "--", ":", "-.")[(i // 10) % 4]}
+
+
+def curves_figure(details: Sequence[Mapping[str, object]], kind: str) -> Figure:
+    """Every method's pooled ROC (``kind="roc"``) or precision-recall (``"pr"``) curve on one
+    axes, from the ``roc``/``pr`` entries of the evaluation details (:func:`pooled_curves`)."""
+    fig = Figure(figsize=(5.5, 5), constrained_layout=True)
+    ax = fig.subplots()
+    for i, d in enumerate(details):
+        if kind == "roc":
+            x, y = d["roc"]["fpr"], d["roc"]["tpr"]  # type: ignore[index]
+        else:
+            x, y = d["pr"]["recall"], d["pr"]["precision"]  # type: ignore[index]
+        ax.plot(x, y, lw=1.4, label=str(d["method"]), **_style(i))
+    if kind == "roc":
+        ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=0.8)
+        ax.set_xlabel("false positive rate")
+        ax.set_ylabel("true positive rate")
+        ax.set_title("ROC (frame level, pooled)")
+    else:
+        ax.set_xlabel("recall")
+        ax.set_ylabel("precision")
+        ax.set_title("Precision-recall (frame level, pooled)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.legend(loc="lower right" if kind == "roc" else "upper right", fontsize=8)
+    return fig
+
+
+def per_class_figure(grid: pd.DataFrame) -> Figure:
+    """Heatmap of a classes x methods AUC table, each cell annotated; NaN (a class without
+    both labels) is left blank."""
+    values = grid.to_numpy(dtype=float)
+    n_cls, n_met = values.shape
+    fig = Figure(figsize=(1.2 + 0.9 * n_met, 1.0 + 0.4 * n_cls), constrained_layout=True)
+    ax = fig.subplots()
+    im = ax.imshow(np.ma.masked_invalid(values), cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(n_met), [str(c) for c in grid.columns], rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(n_cls), [str(c) for c in grid.index], fontsize=8)
+    for r in range(n_cls):
+        for c in range(n_met):
+            if np.isfinite(values[r, c]):
+                ax.text(c, r, f"{values[r, c]:.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if values[r, c] < 0.6 else "black")
+    fig.colorbar(im, ax=ax, label="frame AUC")
+    return fig

@@ -1,29 +1,53 @@
-"""``summary.csv`` (one row per method and metric) and a self-contained ``report.html``."""
+"""``summary.csv`` and one self-contained ``report.html`` over every evaluated method.
+
+``summary.csv`` is long: ``method, metric, value`` rows for every metric, the number of
+videos each method was evaluated on (``n_videos_evaluated``, ``n_videos_left_out``), and one
+``left_out`` row per test video a method could not be evaluated on, with the video, its
+status and the error in the ``video, status, error`` columns (empty on metric rows).
+
+The report embeds its figures as PNG data URIs, so the one file can be mailed or copied off
+a cluster; it opens with what a reader must know before quoting a number (random-init
+features, videos left out) and ends with each method's provenance.
+"""
 from __future__ import annotations
 
 import base64
 import html
+import json
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import pandas as pd
 
+from vadflow.evaluation.plots import curves_figure, figure_png, per_class_figure
 from vadflow.io import atomic_path
+from vadflow.provenance import RANDOM_INIT
 
 AUC_METRICS = ("auc", "ap", "eer", "far", "alarms_normal_pct", "alarms_anomalous_pct", "vl_f1", "false_alarms_per_hour",
                "frame_accuracy", "frame_f1")
-
 
 THESIS_METRICS = ("thesis_snippet_auc", "thesis_snippet_auc_std")
 #: videos a method left out (MIL ``short_videos: skip_like_seed001``): skipped test videos are
 #: scored 0 in the frame metrics and left out of the video-level ones.
 SKIP_METRICS = ("n_skipped_test", "n_skipped_train")
 
+SUMMARY_COLUMNS = ["method", "metric", "value", "video", "status", "error"]
+
+STYLE = """body{font-family:sans-serif;margin:2em;max-width:1200px;color:#222}
+table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
+th{background:#f3f3f3}td.l,th.l{text-align:left}.warn{border:2px solid #c00;background:#fee;padding:0.6em 1em;margin:1em 0}
+figure{display:inline-block;margin:0.5em 1em 0.5em 0;vertical-align:top}figcaption{font-size:90%;color:#555}"""
+
+
+def _load_details(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
+    return [json.loads(Path(p).read_text()) for p in paths]
+
 
 def summarise(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path],
-              thesis_csvs: Sequence[str | Path] = ()) -> pd.DataFrame:
-    """Long table ``method, metric, value`` from the per-method metric files; a LOF thesis
-    protocol file contributes its mean-over-seeds snippet AUC and its std."""
+              thesis_csvs: Sequence[str | Path] = (), details: Sequence[dict[str, Any]] = ()) -> pd.DataFrame:
+    """Long table (:data:`SUMMARY_COLUMNS`) from the per-method metric files and, when given,
+    the evaluation details (videos evaluated and left out); a LOF thesis protocol file
+    contributes its mean-over-seeds snippet AUC and its std."""
     rows = []
     for path in thesis_csvs:
         df = pd.read_csv(path, dtype={"seed": str})
@@ -38,7 +62,12 @@ def summarise(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path],
         df = pd.read_csv(path)
         for rec in df.to_dict("records"):
             rows.append({"method": rec["method"], "metric": f"f1@{rec['k']:g}_{rec['report']}", "value": rec["f1"]})
-    return pd.DataFrame(rows, columns=["method", "metric", "value"])
+    for d in details:
+        rows.append({"method": d["method"], "metric": "n_videos_evaluated", "value": d["n_evaluated"]})
+        rows.append({"method": d["method"], "metric": "n_videos_left_out", "value": len(d["left_out"])})
+        rows += [{"method": d["method"], "metric": "left_out", "video": v["id"], "status": v["status"], "error": v["error"]}
+                 for v in d["left_out"]]
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
 def skipped_notes(auc_csvs: Sequence[str | Path]) -> list[str]:
@@ -54,9 +83,77 @@ def skipped_notes(auc_csvs: Sequence[str | Path]) -> list[str]:
     return notes
 
 
-def _img(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f'<figure><img src="data:image/png;base64,{data}" style="max-width:100%"><figcaption>{html.escape(path.parent.name)}</figcaption></figure>'
+def _table(df: pd.DataFrame, fmt: str = "{:.4f}", left: Sequence[str] = ()) -> str:
+    """An HTML table with exactly one header row (the column names), numbers as ``fmt``,
+    missing values as an en dash; text columns ``left`` are left-aligned."""
+    head = "".join(f"<th{' class=l' if c in left else ''}>{html.escape(str(c))}</th>" for c in df.columns)
+    body = []
+    for rec in df.itertuples(index=False):
+        cells = []
+        for c, v in zip(df.columns, rec):
+            if v is None or (isinstance(v, float) and pd.isna(v)):
+                text = "–"
+            elif isinstance(v, float):
+                text = fmt.format(v)
+            else:
+                text = str(v)
+            cells.append(f"<td{' class=l' if c in left else ''}>{html.escape(text)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _img(png: bytes, caption: str, alt: str) -> str:
+    data = base64.b64encode(png).decode()
+    return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" style="max-width:100%">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def _videos_section(details: Sequence[dict[str, Any]]) -> list[str]:
+    counts = pd.DataFrame([{"method": d["method"], "evaluated": d["n_evaluated"], "left out": len(d["left_out"])}
+                           for d in details], columns=["method", "evaluated", "left out"])
+    parts = ["<h2>Videos evaluated</h2>",
+             "<p>Test videos each method's metrics are computed on. A video is left out when it could not be "
+             "decoded or had no features; every number below is over the evaluated videos only.</p>",
+             _table(counts, left=("method",))]
+    by_video: dict[str, dict[str, Any]] = {}
+    for d in details:
+        for v in d["left_out"]:
+            by_video.setdefault(v["id"], {**v, "methods": []})["methods"].append(d["method"])
+    if not by_video:
+        return parts + ["<p>No test video was left out.</p>"]
+    every = {d["method"] for d in details}
+    rows = [{"video": v["id"], "class": v["cls"], "status": v["status"], "error": v["error"],
+             "left out by": "all methods" if set(v["methods"]) == every else ", ".join(v["methods"])}
+            for v in by_video.values()]
+    return parts + [f"<h3>Left out ({len(rows)})</h3>",
+                    _table(pd.DataFrame(rows), left=("video", "class", "status", "error", "left out by"))]
+
+
+def _provenance_section(details: Sequence[dict[str, Any]]) -> list[str]:
+    rows = []
+    for d in details:
+        p = d.get("provenance", {})
+        weights = p.get("feature_weights", "unknown")
+        rows.append({"method": d["method"], "kind": p.get("kind", ""), "features": p.get("features", ""),
+                     "backbone": p.get("backbone", ""),
+                     "weights": f"{weights}: not comparable to published numbers" if weights == RANDOM_INIT else weights,
+                     "feature config hash": p.get("feature_config_hash", ""), "method config hash": p.get("config_hash", ""),
+                     "package versions": ", ".join(f"{k} {v}" for k, v in sorted(json.loads(p.get("versions", "{}")).items()))})
+    cols = list(rows[0]) if rows else []
+    return ["<h2>Provenance</h2>",
+            "<p>What each method's scores were made from: its feature extractor and the backbone's weights (sha256 "
+            "of the checkpoint, or random-init), the hashes of the feature and method config sections, and the "
+            "package versions of the score job.</p>",
+            _table(pd.DataFrame(rows, columns=cols), left=cols)]
+
+
+def _random_init_banner(details: Sequence[dict[str, Any]]) -> list[str]:
+    rand = [d["method"] for d in details if d.get("provenance", {}).get("feature_weights") == RANDOM_INIT]
+    if not rand:
+        return []
+    return [f"<div class='warn'><b>Not comparable to published numbers:</b> the features of {html.escape(', '.join(rand))} "
+            "come from randomly initialised backbones (weights: <b>random-init</b>), because no pretrained checkpoint "
+            "was configured. Use these results to check the pipeline, not to compare methods with the literature.</div>"]
 
 
 def realtime_section(files: Sequence[str | Path]) -> list[str]:
@@ -88,35 +185,61 @@ def realtime_section(files: Sequence[str | Path]) -> list[str]:
 
 def write_report(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path], out_csv: str | Path, out_html: str | Path,
                  images: Sequence[str | Path] = (), dataset: str = "", thesis_csvs: Sequence[str | Path] = (),
+                 per_class_csvs: Sequence[str | Path] = (), details: Sequence[str | Path] = (),
                  realtime: Sequence[str | Path] = ()) -> pd.DataFrame:
-    summary = summarise(auc_csvs, f1_csvs, thesis_csvs)
+    det = _load_details(details)
+    summary = summarise(auc_csvs, f1_csvs, thesis_csvs, det)
     notes = skipped_notes(auc_csvs)
     with atomic_path(out_csv) as tmp:
         summary.to_csv(tmp, index=False, float_format="%.6g")
-    wide = summary.pivot(index="method", columns="metric", values="value")
+    metrics = summary[summary["metric"] != "left_out"]
+    wide = metrics.pivot(index="method", columns="metric", values="value")
+    wide = wide.reindex([m for m in dict.fromkeys(metrics["method"])])  # the config's method order
     frame_cols = [c for c in AUC_METRICS if c in wide.columns]
     order = {"abnormal": 0, "normal": 1, "all": 2}
     f1_cols = sorted((c for c in wide.columns if c.startswith("f1@")),
                      key=lambda c: (order.get(c.split("_", 1)[1], 3), float(c[3:].split("_", 1)[0])))
+
+    def cols(names: Sequence[str]) -> pd.DataFrame:
+        return wide[list(names)].reset_index().rename_axis(columns=None)
+
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>vadflow report: {html.escape(dataset)}</title>",
-        "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style></head><body>",
+        f"<style>{STYLE}</style></head><body>",
         f"<h1>vadflow report: {html.escape(dataset)}</h1>",
+        *_random_init_banner(det),
+        *(_videos_section(det) if det else []),
         "<h2>Frame-level metrics (pooled over test videos)</h2>",
-        wide[frame_cols].to_html(float_format=lambda v: f"{v:.4f}"),
+        _table(cols(frame_cols), left=("method",)),
         *(["<h2>Skipped videos</h2><ul>", *(f"<li>{html.escape(n)}</li>" for n in notes), "</ul>"] if notes else []),
-        "<h2>Segment F1@k</h2><p>Read the abnormal columns first: predicting everything normal scores well on <i>all</i>.</p>",
-        wide[f1_cols].to_html(float_format=lambda v: f"{v:.2f}"),
-        *(["<h2>LOF thesis protocol</h2><p>Snippet-level ROC-AUC on the annotated test videos, mean and std over seeds "
-           "(specs/lof.md): not comparable with the frame-level table above.</p>",
-           wide[[c for c in THESIS_METRICS if c in wide.columns]].dropna(how="all").to_html(float_format=lambda v: f"{v:.4f}")]
-          if "thesis_snippet_auc" in wide.columns else []),
-        *realtime_section(realtime),
-        "<h2>Timelines</h2>",
-        *(_img(Path(p)) for p in images),
-        "</body></html>",
     ]
+    if det:
+        parts += ["<h2>ROC and precision-recall curves</h2>",
+                  _img(figure_png(curves_figure(det, "roc")), "Pooled frame-level ROC, every method", "ROC curves"),
+                  _img(figure_png(curves_figure(det, "pr")), "Pooled frame-level precision-recall, every method",
+                       "precision-recall curves")]
+    if per_class_csvs:
+        pc = pd.concat([pd.read_csv(p) for p in per_class_csvs], ignore_index=True)
+        grid = pc.pivot(index="cls", columns="method", values="auc")
+        grid = grid[[m for m in dict.fromkeys(pc["method"])]].rename_axis(index=None, columns=None)
+        parts += ["<h2>Per-class frame AUC</h2>",
+                  "<p>Each anomaly class's test videos pooled with all normal test videos (specs/metrics.md §3.4).</p>",
+                  _img(figure_png(per_class_figure(grid)), "Per-class AUC (rows: classes, columns: methods)",
+                       "per-class AUC heatmap"),
+                  _table(grid.rename_axis(index="class").reset_index(), left=("class",))]
+    parts += ["<h2>Segment F1@k</h2><p>Read the abnormal columns first: predicting everything normal scores well on "
+              "<i>all</i>.</p>", _table(cols(f1_cols), fmt="{:.2f}", left=("method",))]
+    if "thesis_snippet_auc" in wide.columns:
+        parts += ["<h2>LOF thesis protocol</h2><p>Snippet-level ROC-AUC on the annotated test videos, mean and std over "
+                  "seeds (specs/lof.md): not comparable with the frame-level table above.</p>",
+                  _table(cols([c for c in THESIS_METRICS if c in wide.columns]).dropna(subset=["thesis_snippet_auc"]),
+                         left=("method",))]
+    parts += realtime_section(realtime)
+    if det:
+        parts += _provenance_section(det)
+    parts += ["<h2>Timelines</h2>",
+              *(_img(Path(p).read_bytes(), Path(p).parent.name, f"score timelines of {Path(p).parent.name}") for p in images),
+              "</body></html>"]
     with atomic_path(out_html) as tmp:
-        tmp.write_text("\n".join(parts))
+        tmp.write_text("\n".join(parts), encoding="utf-8")
     return summary

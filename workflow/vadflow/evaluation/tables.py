@@ -5,12 +5,12 @@ score file must fail loudly, naming the video, rather than produce a plausible n
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from vadflow.evaluation.frame_metrics import AUC_METHODS, frame_metrics, per_class_auc, per_video_table
+from vadflow.evaluation.frame_metrics import AUC_METHODS, frame_metrics, per_class_auc, per_video_table, pooled_curves
 from vadflow.evaluation.segments import DEFAULT_K, f1_table
 
 DEFAULTS: dict[str, Any] = {
@@ -77,7 +77,7 @@ def evaluate(
     cfg: Mapping[str, Any] | None = None,
     skipped: Mapping[str, str] | None = None,
     skipped_train: Mapping[str, str] | None = None,
-) -> dict[str, pd.DataFrame]:
+) -> dict[str, Any]:
     """Evaluate one method's frame scores on the test videos listed in ``videos``.
 
     ``videos``: one row per test video, columns ``id, cls, anomalous`` and optionally
@@ -90,7 +90,8 @@ def evaluate(
     (specs/mil.md §2). The auc row states both counts and the reasons.
 
     Returns ``{"auc", "f1", "per_video", "per_class"}`` DataFrames (see the module docs
-    of :mod:`frame_metrics` and :mod:`segments`).
+    of :mod:`frame_metrics` and :mod:`segments`) and ``"curves"``, the pooled ROC and PR
+    curves (:func:`pooled_curves`).
     """
     c = _config(cfg)
     ids, gts, scs = _inputs(labels, scores, videos)
@@ -120,4 +121,20 @@ def evaluate(
     pv.insert(2, "anomalous", anomalous)
     pv["skipped"] = ~scored
     pc = per_class_auc(videos["cls"].astype(str).tolist(), anomalous, gts, scs)
-    return {"auc": auc, "f1": f1, "per_video": pv, "per_class": pc}
+    return {"auc": auc, "f1": f1, "per_video": pv, "per_class": pc, "curves": pooled_curves(gts, scs)}
+
+
+def left_out(table: pd.DataFrame, scored: Sequence[str], reasons: Mapping[str, str]) -> pd.DataFrame:
+    """The test videos of the manifest ``table`` that have no scores: ``id, cls, status, error``.
+
+    The manifest's status and error say why a video was never decoded (corrupt, too_short,
+    ...); a video the manifest calls ok but that has no scores failed later (extraction, an
+    import without its file) and takes status ``no_features`` and the score job's
+    ``reasons`` entry.
+    """
+    test = table[table["split"] == "test"]
+    out = test[~test["id"].isin(list(scored))][["id", "cls", "status", "error"]].copy()
+    later = out["status"] == "ok"
+    out.loc[later, "error"] = [reasons.get(v, "no scores") for v in out.loc[later, "id"]]
+    out.loc[later, "status"] = "no_features"
+    return out.reset_index(drop=True)

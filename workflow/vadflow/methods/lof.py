@@ -156,7 +156,7 @@ class LOF(Method):
         log.info("lof: min-max normalising test LOF values [%.4f, %.4f] to [0, 1]", lo, hi)
         return {k: (np.asarray(s, dtype=np.float64) - lo) / span for k, s in scores.items()}
 
-    def score_attrs(self) -> dict[str, float]:
+    def normalisation_attrs(self) -> dict[str, float]:
         """The test-set min-max constants of ``normalize: minmax`` (after finalize_scores)."""
         mm = getattr(self, "minmax", None)
         return {} if mm is None else {"minmax_lo": mm[0], "minmax_hi": mm[1]}

@@ -214,6 +214,7 @@ def test_stage_one_trains_the_head_only():
     params = set_stage(net, 1)
     assert {id(p) for p in params} == {id(p) for p in net.head.parameters()}
     train_mode(net, 1)
+    assert net.head.training and not any(m.training for t in net.trunks() for m in t.modules())  # frozen trunks: eval mode
     x = torch.randn(2, 3, 32, 32)
     keras_weighted_ce(net(x, x), torch.tensor([0, 1]), torch.tensor([1.0, 2.0])).backward()
     assert all(p.grad is None for t in net.trunks() for p in t.parameters())
@@ -434,3 +435,24 @@ def test_detections_on_sampled_frames_offline_equal_online(tmp_path):
     bag = OnlineBag(cfg, [], 0.5)
     online = [b for j, f in enumerate(decoded) if (b := bag.push(f, j % 4 == 0)) is not None]
     np.testing.assert_array_equal(np.stack(online), offline)
+
+
+def test_standardize_drops_dimensions_constant_in_training():
+    """A dimension that never varies on training frames (a dead ReLU of a random trunk) must not
+    blow up later inputs: it is dropped, so its value at test time changes nothing."""
+    rng = np.random.default_rng(4)
+    videos = []
+    for i in range(4):
+        lab = np.zeros(60, np.uint8)
+        if i % 2:
+            lab[20:40] = 1
+        v = _video(f"v{i}", 60, bool(i % 2), (5, 0, 0), rng, lab)
+        v.features[:, 4] = 0.0  # dead in training
+        videos.append(v)
+    m = Realtime({"flow_features": None, "hidden": 8, "batch_size": 2, "epochs": 2, "early_stopping": False, "standardize": True})
+    m.fit(videos)
+    test = _video("t", 60, True, (5, 0, 0), rng, np.zeros(60, np.uint8))
+    base = m.score(test)
+    test.features[:, 4] = 1000.0
+    np.testing.assert_allclose(m.score(test), base, atol=1e-7)
+

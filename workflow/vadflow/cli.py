@@ -136,15 +136,15 @@ def cmd_train(a: argparse.Namespace) -> None:
             model.set_head(load_head(a.head[0], store.attrs))
     log.info("training %s (kind %s) on %d videos", cfg.get("name"), cfg["kind"], len(videos))
     model.fit(videos)
-    from vadflow.features.store import provenance
+    from vadflow.features.store import origin
 
     # The extractors behind the inputs travel with the model, so `vadflow watch` can rebuild them.
-    model.provenance = {"features": [provenance(p) for p in [a.features, *extra]]}
+    model.origin = {"features": [origin(p) for p in [a.features, *extra]]}
     if _detections(a):
         from vadflow.detection.store import DetectionStore
 
         with DetectionStore(_detections(a)) as dets:
-            model.provenance["detections"] = {k: str(dets.attrs[k]) for k in ("detector", "backend", "config", "class_names", "weights")
+            model.origin["detections"] = {k: str(dets.attrs[k]) for k in ("detector", "backend", "config", "class_names", "weights")
                                               if k in dets.attrs}
     model.save(a.out)
 
@@ -304,10 +304,10 @@ def cmd_watch(a: argparse.Namespace) -> None:
 
         torch.set_flush_denormal(True)
     watch(a.model, a.source, out=a.out, fmt=a.format, threshold=a.threshold, fps=a.fps, timeout=a.read_timeout, pace=a.pace,
-          windows=a.windows, scores=a.scores, device=a.device, provenance=_watch_provenance(a), stats=a.stats, max_frames=a.max_frames)
+          windows=a.windows, scores=a.scores, device=a.device, origin=_watch_origin(a), stats=a.stats, max_frames=a.max_frames)
 
 
-def _watch_provenance(a: argparse.Namespace) -> dict[str, Any] | None:
+def _watch_origin(a: argparse.Namespace) -> dict[str, Any] | None:
     """``--config``: the extractor configs of a model.pt that does not record them, resolved from
     the workflow config (dataset and method from --dataset/--method or the path results/<ds>/<method>/model.pt)."""
     if not a.config:

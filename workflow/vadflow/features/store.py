@@ -185,7 +185,7 @@ def frame_index(attrs: dict[str, Any]) -> np.ndarray:
     return sampled_frames(int(attrs["n_frames"]), steps)
 
 
-def provenance(path: str | Path) -> dict[str, str]:
+def origin(path: str | Path) -> dict[str, str]:
     """What made a feature file, as plain strings (saved in model.pt for ``vadflow watch``):
     the extractor name, its full config (JSON), weights id, layout and config hash."""
     with FeatureStore(path) as store:

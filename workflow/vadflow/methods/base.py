@@ -122,14 +122,15 @@ class Method(abc.ABC):
         from vadflow.io import atomic_path
 
         blob = {"kind": self.kind, "cfg": self.cfg, "state": self.state()}
-        if self.provenance:
-            blob["provenance"] = self.provenance
+        if self.origin:
+            blob["origin"] = self.origin
         with atomic_path(path) as tmp:
             torch.save(blob, tmp)
 
-    #: what produced the method's inputs (``{"features": [store provenance, ...]}``, set by the
-    #: train job): ``vadflow watch`` rebuilds the online extractors from it.
-    provenance: dict[str, Any] | None = None
+    #: what produced the method's inputs (``{"features": [features.store.origin(...), ...],
+    #: "detections": {...}}``, set by the train job): ``vadflow watch`` rebuilds the online
+    #: extractors from it.
+    origin: dict[str, Any] | None = None
 
     @classmethod
     def load(cls, path: str | Path) -> "Method":
@@ -138,5 +139,5 @@ class Method(abc.ABC):
         blob = torch.load(path, map_location="cpu", weights_only=True)
         obj = cls(blob["cfg"])
         obj.load_state(blob["state"])
-        obj.provenance = blob.get("provenance")
+        obj.origin = blob.get("origin")
         return obj

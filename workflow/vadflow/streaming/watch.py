@@ -1,6 +1,6 @@
 """``vadflow watch``: score a live or long video while it plays, with a trained model.pt.
 
-The model carries what built its input features (``provenance``, written by the train job):
+The model carries what built its input features (``origin``, written by the train job):
 the extractor configs and weights ids. From them the online extractors are rebuilt
 (:mod:`vadflow.features.online`), checked against the recorded weights, and fed the decoded
 frames one at a time. Rows (frame, time, score, ...) go to stdout as CSV, or to ``--out``
@@ -35,8 +35,8 @@ CLIP_KINDS = ("adnet", "edtcn", "mlp", "mil", "lof")
 
 
 # ----------------------------------------------------------------------------- model -> scorer
-def load_model(path: str | Path, provenance: dict[str, Any] | None = None):
-    """The trained method and the provenance of its inputs (from model.pt, else ``provenance``)."""
+def load_model(path: str | Path, origin: dict[str, Any] | None = None):
+    """The trained method and the origin of its inputs (from model.pt, else ``origin``)."""
     import torch
 
     from vadflow.methods import get_method
@@ -50,7 +50,7 @@ def load_model(path: str | Path, provenance: dict[str, Any] | None = None):
         raise MethodError(f"{path}: a train_split: test_folds model is {len(blob['folds'])} cross-fitted models, one per fold of "
                           "test videos; there is no single model to watch a new stream with")
     model = get_method(blob["kind"]).load(path)
-    prov = blob.get("provenance") or provenance
+    prov = blob.get("origin") or origin
     if not prov:
         raise MethodError(f"{path} does not record the extractors of its features (trained before vadflow watch existed); "
                           "pass --config with the config it was trained with, or retrain it")
@@ -67,7 +67,7 @@ def _scores_attrs(model_path: Path, scores: str | Path | None) -> dict[str, Any]
         return dict(f.attrs)
 
 
-def build_scorer(model_path: str | Path, provenance: dict[str, Any] | None = None, windows: str = "causal",
+def build_scorer(model_path: str | Path, origin: dict[str, Any] | None = None, windows: str = "causal",
                  scores: str | Path | None = None, device: str | None = None):
     """The online scorer of a model.pt (see :mod:`vadflow.streaming.scorers`)."""
     import torch
@@ -75,7 +75,7 @@ def build_scorer(model_path: str | Path, provenance: dict[str, Any] | None = Non
     from vadflow.features.online import OnlineClips, OnlineFrames
     from vadflow.methods.base import MethodError
 
-    model, prov = load_model(model_path, provenance)
+    model, prov = load_model(model_path, origin)
     kind = model.kind
     feats = prov["features"]
     main = json.loads(feats[0]["config"]) if "config" in feats[0] else {}
@@ -189,12 +189,12 @@ class _Stop:
 
 def watch(model: str | Path, source: str, out: str | Path | None = None, fmt: str | None = None, threshold: float = 0.5,
           fps: float | None = None, timeout: float = 10.0, pace: bool = False, windows: str = "causal",
-          scores: str | Path | None = None, device: str | None = None, provenance: dict[str, Any] | None = None,
+          scores: str | Path | None = None, device: str | None = None, origin: dict[str, Any] | None = None,
           stats: str | Path | None = None, max_frames: int | None = None) -> dict[str, Any]:
     """Score ``source`` frame by frame; returns the run summary (also logged, and written to ``stats``)."""
     if windows not in WINDOW_MODES:
         raise ValueError(f"--windows must be one of {WINDOW_MODES}, got {windows!r}")
-    scorer = build_scorer(model, provenance, windows, scores, device)
+    scorer = build_scorer(model, origin, windows, scores, device)
     columns = ["frame", "time_s", "score", *scorer.columns, "alarm", "latency_ms"]
     src = FrameSource(source, fps=fps, timeout=timeout, pace=pace)
     writer = RowWriter(out, columns, fmt)

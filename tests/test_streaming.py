@@ -139,3 +139,69 @@ def test_missing_source_is_a_clear_error(tmp_path):
 
     with pytest.raises(SourceError, match="nothing.mp4"):
         list(FrameSource(str(tmp_path / "nothing.mp4"), timeout=5).frames())
+
+
+def _mpegts(n=12, size=32) -> bytes:
+    import io
+
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mpegts") as out:
+        st = out.add_stream("mpeg2video", rate=25)
+        st.width, st.height, st.pix_fmt = size, size, "yuv420p"
+        for i in range(n):
+            for pkt in st.encode(av.VideoFrame.from_ndarray(np.full((size, size, 3), i * 16, np.uint8), format="rgb24")):
+                out.mux(pkt)
+        for pkt in st.encode():
+            out.mux(pkt)
+    return buf.getvalue()
+
+
+def test_standard_input_source_reads_a_streamable_container(monkeypatch):
+    import io
+    import sys
+
+    from vadflow.streaming.source import FrameSource
+
+    monkeypatch.setattr(sys, "stdin", type("Stdin", (), {"buffer": io.BytesIO(_mpegts())})())
+    src = FrameSource("-", timeout=10)
+    frames = list(src.frames())
+    assert [f.index for f in frames] == list(range(12)) and frames[0].image.shape == (32, 32, 3)
+    assert src.fps == 25 and src.fps_known and src.kind == "stdin"
+
+
+def test_unknown_frame_rate_gets_the_documented_default():
+    from vadflow.streaming import source as s
+
+    class NoRate(s.FrameSource):
+        def _run(self):
+            self._put(s._Info(None, "test"))
+            self._put(s.Frame(0, np.zeros((4, 4, 3), np.uint8), 0.0))
+            self._put(s._END)
+
+    src = NoRate("x", timeout=5)
+    assert len(list(src.frames())) == 1 and src.fps == s.DEFAULT_FPS == 30.0 and not src.fps_known
+    src = NoRate("x", fps=12.5, timeout=5)
+    list(src.frames())
+    assert src.fps == 12.5 and src.fps_known
+
+
+def test_watch_finds_extractors_from_the_workflow_config(tmp_path):
+    """--config: a model.pt without the origin of its inputs gets the extractor configs from the
+    workflow config, dataset and method taken from the path results/<dataset>/<method>/model.pt."""
+    import argparse
+    import json
+
+    import yaml
+
+    from vadflow.cli import _watch_origin
+
+    cfg = {"datasets": {"synthetic": {"kind": "synthetic", "overrides": {"features": {"i3d": {"crop": 64}}}}},
+           "features": {"i3d": {"backbone": "i3d", "resize": 256, "crop": 224}},
+           "methods": {"mlp": {"kind": "mlp", "features": "i3d"}}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    model = tmp_path / "results/synthetic/mlp/model.pt"
+    origin = _watch_origin(argparse.Namespace(config=str(tmp_path / "c.yaml"), model=str(model), dataset=None, method=None))
+    ext = json.loads(origin["features"][0]["config"])
+    assert origin["features"][0]["extractor"] == "i3d" and ext["crop"] == 64 and ext["weights"] == "random"  # override + schema default

@@ -65,8 +65,10 @@ def val_metrics(workdir: Path, cfg: dict, dataset: str, method: str) -> dict:
     model = cls.load(res / method / "model.pt")
     features = workdir / vc.method_features(cfg, dataset, method)
     extra = [workdir / p for p in vc.method_extra_features(cfg, dataset, method)]
+    dets = [workdir / p for p in vc.method_detections(cfg, dataset, method)]
     videos = load_videos(res / "manifest.csv", res / "labels.h5", features, split="val", layouts=cls.layouts,
-                         method=method, kind=params["kind"], extra_features=extra)
+                         method=method, kind=params["kind"], extra_features=extra, detections=dets[0] if dets else None,
+                         lazy=cls.lazy_features)
     scores = model.finalize_scores({v.id: model.score(v) for v in videos})
     rows = table[table["id"].isin(list(scores))][["id", "cls", "anomalous", "fps"]].reset_index(drop=True)
     tables = evaluate(read_labels(res / "labels.h5", list(rows["id"])), scores, rows, cfg.get("evaluation"))

@@ -126,7 +126,8 @@ def cmd_train(a: argparse.Namespace) -> None:
             table = read_manifest(a.manifest)
             if ((table["split"] == "val") & (table["status"] == "ok")).any():
                 model.set_validation(load_videos(a.manifest, a.labels, a.features, split="val", layouts=cls.layouts,
-                                                 method=cfg.get("name", ""), kind=cfg["kind"], extra_features=extra))
+                                                 method=cfg.get("name", ""), kind=cfg["kind"], detections=_detections(a),
+                                                 lazy=cls.lazy_features, extra_features=extra))
     if getattr(a, "head", None) and a.head[0]:
         # A trained projection head (LOF): checked against the features it will be applied to.
         from vadflow.features.store import FeatureStore

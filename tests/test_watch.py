@@ -27,6 +27,7 @@ TINY = {
         "synthetic": {
             "kind": "synthetic",
             "generator": {"seed": 3, "n_train_normal": 4, "n_train_anomalous": 4, "n_test_normal": 2, "n_test_anomalous": 3,
+                          "n_val_normal": 1, "n_val_anomalous": 1,
                           "duration_s": [2, 4], "width": 80, "height": 64, "classes": ["Explosion", "Fighting"],
                           "short_video_prob": 0.0},
         },

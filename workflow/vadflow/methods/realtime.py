@@ -235,12 +235,6 @@ class Realtime(Method):
     def set_validation(self, videos: list[VideoData]) -> None:
         self.validation = list(videos)
 
-    def stream_names(self) -> list[str]:
-        names = [self.cfg["features"]]
-        if self.cfg.get("flow_features"):
-            names.append(self.cfg["flow_features"])
-        return names
-
     def inputs(self, video: VideoData) -> np.ndarray:
         """``[K, D]`` float32: the video's rows as [RGB ‖ flow ‖ BoO], standardised if configured."""
         if video.layout not in self.layouts:

@@ -1,15 +1,13 @@
 # vadflow: video anomaly detection workflow. Thin by design: config, validation, rules.
-# Logic lives in the vadflow package (workflow/vadflow); rules call its `vadflow` CLI.
-from snakemake.utils import validate
-
+# Logic lives in the vadflow package (workflow/vadflow); rules call the `vadflow` CLI.
 import vadflow.config as vc
 
 
 configfile: "config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
-vc.check(config)
+# Schema (defaults filled in), per-dataset overrides and cross-key checks: one line naming the key on error.
+vc.validate(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
 
 # Rules call `vadflow ...`: a shell function running this package's CLI (vadflow.config.shell_prefix).
 shell.prefix(vc.shell_prefix(workflow.deployment_settings.deployment_method))
@@ -24,6 +22,7 @@ wildcard_constraints:
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"
+include: "workflow/rules/frames.smk"
 include: "workflow/rules/detections.smk"
 include: "workflow/rules/lstm.smk"
 include: "workflow/rules/methods.smk"

@@ -186,6 +186,23 @@ def test_invalid_objects_do_not_matter_and_valid_ones_are_a_set():
         torch.testing.assert_close(enc(maps, feats[:, perm], boxes[:, perm], valid[:, perm]), z, rtol=0, atol=1e-5)
 
 
+def test_trimming_padding_slots_leaves_z_unchanged():
+    from vadflow.methods.ador import trim_objects
+
+    enc = small_encoder("both")
+    maps, feats, boxes, valid = clip_inputs(k=7, n_valid=2)
+    valid[1, 2] = True  # slots 0..2 hold objects somewhere in the batch, 3..6 are padding everywhere
+    batch = {"feats": feats.numpy(), "boxes": boxes.numpy(), "valid": valid.numpy()}
+    cut = trim_objects(batch)
+    assert cut["valid"].shape == (3, 3) and cut["feats"].shape == (3, 3, 6)
+    with torch.no_grad():
+        z = enc(maps, feats, boxes, valid)
+        z_cut = enc(maps, *(torch.from_numpy(cut[k]) for k in ("feats", "boxes", "valid")))
+    torch.testing.assert_close(z_cut, z, rtol=0, atol=1e-5)
+    empty = trim_objects({**batch, "valid": np.zeros((3, 7), bool)})
+    assert empty["valid"].shape == (3, 1)
+
+
 def test_no_detection_clip_is_finite_and_all_masked():
     enc = small_encoder("both")
     maps, feats, boxes, _ = clip_inputs()

@@ -73,7 +73,7 @@ def test_overrides_scope_params(cfg):
     assert vc.data_params(cfg, "synthetic")["root"] == "data/synthetic"
 
 
-@pytest.mark.parametrize("kind", ["adnet", "mlp", "edtcn", "mil", "ador"])
+@pytest.mark.parametrize("kind", ["adnet", "mlp", "edtcn", "mil", "svdd_cae", "ador"])
 def test_schema_defaults_match_method_defaults(cfg, kind):
     """Defaults live in the schema; the classes keep a copy so the package runs without
     Snakemake. This keeps the two from drifting apart."""
@@ -91,3 +91,24 @@ def test_unknown_method_key_fails(cfg):
     cfg["methods"]["adnet"]["windwo"] = 32
     with pytest.raises(WorkflowError, match="windwo"):
         validate(cfg, SCHEMA)
+
+
+def test_frame_caches_scope_params_and_checks(cfg):
+    validate(cfg, SCHEMA)
+    vc.check(cfg)
+    syn, ucf = vc.frames_params(cfg, "synthetic", "cae"), vc.frames_params(cfg, "ucf_crime", "cae")
+    assert (syn["size"], syn["color"], syn["train_stride"]) == (64, "gray", 6) and (ucf["size"], ucf["train_stride"]) == (128, 30)
+    assert ucf["test"] == "cache" and ucf["train_cap"] == 500
+    assert vc.method_features(cfg, "synthetic", "svdd_cae") == "results/synthetic/frames/cae.h5"
+    bad = copy.deepcopy(cfg)
+    bad["methods"]["svdd_cae"]["frames"] = "cae256"
+    with pytest.raises(vc.ConfigError, match=r"methods.svdd_cae.frames = 'cae256'.*known: cae"):
+        vc.check(bad)
+    bad = copy.deepcopy(cfg)
+    bad["datasets"]["synthetic"]["overrides"]["frames"]["cea"] = {"size": 32}
+    with pytest.raises(vc.ConfigError, match=r"overrides.frames.cea"):
+        vc.check(bad)
+    bad = copy.deepcopy(cfg)
+    bad["methods"]["svdd_cae"]["features"] = "i3d"
+    with pytest.raises(WorkflowError, match="features"):
+        validate(bad, SCHEMA)  # a pixel method has no features key

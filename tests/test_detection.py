@@ -163,6 +163,14 @@ def test_background_static_video_has_no_objects():
     assert out[0].feats.shape == (0, 2048)
 
 
+def test_none_backend_gives_empty_object_sets():
+    det = get_detector({"backend": "none", "name": "no", "feature_dim": 16})
+    out = det.detect_video("v", iter(()), np.array([8, 24]))
+    assert [len(d) for d in out] == [0, 0] and out[0].feats.shape == (0, 16) and not det.needs_frames
+    packed = pack(out, 36, 16, det.frame_size("v"))
+    assert not packed["valid"].any() and packed["feats"].shape == (2, 36, 16)
+
+
 def _has_hog() -> bool:
     import cv2
 

@@ -64,7 +64,7 @@ def plan(part: str) -> tuple[str, list[str]]:
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory, fixtures_dir) -> Path:
     """The repository's workflow files, UCF-Crime's real list files under the configured root,
-    empty placeholders for every weights path and folder the real-data config names."""
+    empty placeholders for every weights path and folder the real-data configs name."""
     d = tmp_path_factory.mktemp("readme")
     for name in ("Snakefile", "workflow", "config", "profiles", "envs", "pyproject.toml"):
         (d / name).symlink_to(ROOT / name)
@@ -74,6 +74,12 @@ def scratch(tmp_path_factory, fixtures_dir) -> Path:
         if sec.get("train_list"):
             (d / sec["train_list"]).parent.mkdir(parents=True, exist_ok=True)
             (d / sec["train_list"]).touch()
+    # the frame-level benchmarks' roots (README "Frame-level benchmarks"): empty folders suffice
+    # for a dry run, which builds the DAG without reading the ground truth
+    for sec in yaml.safe_load((ROOT / "config/benchmarks.yaml").read_text())["datasets"].values():
+        for key in ("root", "ground_truth"):
+            if sec.get(key):
+                (d / sec[key]).mkdir(parents=True, exist_ok=True)
     ucf = d / cfg["datasets"]["ucf_crime"]["root"]
     for name in ("Anomaly_Train.txt", "Temporal_Anomaly_Annotation.txt"):
         shutil.copy(fixtures_dir / name, ucf / name)

@@ -171,7 +171,7 @@ def _video(vid, n, anomalous, dims, rng, labels=None, steps=1):
     if dims[2]:
         extras["bag"] = rng.poisson(1.0, size=(len(idx), dims[2])).astype(np.float32)
     return VideoData(id=vid, features=rng.normal(size=(len(idx), dims[0])).astype(np.float32), n_frames=n, clip_len=1, stride=1,
-                     anomalous=anomalous, frame_labels=labels, layout="frames", extras=extras)
+                     anomalous=anomalous, frame_labels=labels, layout="sampled_frames", extras=extras)
 
 
 @pytest.mark.parametrize("flow,bag,dim", [(True, True, 4176), (True, False, 4096), (False, True, 2128), (False, False, 2048)])

@@ -119,3 +119,15 @@ def test_left_out_videos_counts_provenance_and_single_header_rows(tmp_path):
     assert len(parser.heads) == 6  # counts, left out, frame metrics, per-class, F1, provenance
     for head in parser.heads:
         assert len(head) == 1 and all(head[0]), head
+
+
+def test_further_score_sets_are_rows_of_their_own(tmp_path):
+    """svdd_cae's auc CSV holds one row per protocol; only the headline is the method's own row."""
+    pd.DataFrame([{"method": "svdd_cae", "auc": a, "wavg_f1": f, "score_set": s, "headline": h}
+                  for a, f, s, h in ((0.6, 0.7, "global", True), (0.5, 0.3, "agg", False), (0.58, 0.6, "bcae1_global", False))]
+                 ).to_csv(tmp_path / "svdd_cae_auc.csv", index=False)
+    pd.DataFrame([{"method": "svdd_cae", "report": "all", "k": 10, "f1": 50.0}]).to_csv(tmp_path / "svdd_cae_f1.csv", index=False)
+    summary = write_report([tmp_path / "svdd_cae_auc.csv"], [tmp_path / "svdd_cae_f1.csv"], tmp_path / "s.csv", tmp_path / "r.html")
+    val = summary.set_index(["method", "metric"])["value"]
+    assert val["svdd_cae", "auc"] == 0.6 and val["svdd_cae:agg", "auc"] == 0.5 and val["svdd_cae:bcae1_global", "wavg_f1"] == 0.6
+    assert "svdd_cae:agg" in (tmp_path / "r.html").read_text()

@@ -233,12 +233,15 @@ def test_bad_config_fails_before_any_job(workdir, tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-def test_missing_ucf_root_says_how_to_lay_out(tmp_path):
+def test_empty_ucf_root_says_how_to_lay_out(tmp_path):
+    """A root without the list files: the manifest job stops with the layout help. (A root that
+    does not exist fails earlier, when the DAG is built: tests/reliability/test_config_errors.py.)"""
     cfg = yaml.safe_load(yaml.safe_dump(TINY))
-    cfg["datasets"]["ucf_crime"] = {"kind": "ucf_crime", "root": str(tmp_path / "nowhere")}
+    (tmp_path / "empty").mkdir()
+    cfg["datasets"]["ucf_crime"] = {"kind": "ucf_crime", "root": str(tmp_path / "empty")}
     write_config(tmp_path, cfg)
     res = snakemake(tmp_path, "results/ucf_crime/manifest.csv", check=False)
     assert res.returncode != 0
     log = (tmp_path / "logs/ucf_crime/manifest.log").read_text()
-    assert "nowhere does not exist" in log and "Anomaly_Train.txt" in log
+    assert "no test temporal annotation under" in log and "Anomaly_Train.txt" in log
     assert not (tmp_path / "results/ucf_crime/manifest.csv").exists()

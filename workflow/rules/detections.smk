@@ -21,6 +21,7 @@ rule detect:
         "../../envs/features.yaml"
     threads: 2
     resources:
+        **vc.gpu_resources(config, "detectors"),
         runtime=120,
         mem_mb=8000,
         cpus_per_task=vc.job_threads,

@@ -27,7 +27,7 @@ rule evaluate:
     params:
         cfg=lambda wc: vc.as_json(config["evaluation"]),
     shell:
-        "vadflow evaluate --cfg {params.cfg:q} --method {wildcards.method} --manifest {input.manifest:q}"
+        "vadflow evaluate --cfg {params.cfg:q} --method {wildcards.method:q} --manifest {input.manifest:q}"
         " --labels {input.labels:q} --scores {input.scores:q} --auc {output.auc:q} --f1 {output.f1:q}"
         " --per-video {output.per_video:q} --per-class {output.per_class:q} --details {output.details:q}"
         " --timelines {output.timelines:q} 2>&1 | tee {log:q}"

@@ -8,8 +8,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from typing import Any, Callable
+
+# HDF5 file locking, decided once for every job (README, "Concurrent jobs"): lock where the
+# file system supports it, carry on where it does not (NFS or Lustre without flock make HDF5
+# fail every open with "unable to lock file, errno = 38"). Jobs never share a file being
+# written (atomic_path writes a temporary name), so the locks only guard against outside
+# writers. HDF5 reads this when h5py loads: it must be set before any h5py import.
+os.environ.setdefault("HDF5_USE_FILE_LOCKING", "BEST_EFFORT")
 
 log = logging.getLogger("vadflow")
 
@@ -68,6 +76,12 @@ def cmd_merge(a: argparse.Namespace) -> None:
     from vadflow.features.store import merge
 
     log.info("merged %s into %s", merge(a.shards, a.out), a.out)
+
+
+def cmd_frames(a: argparse.Namespace) -> None:
+    from vadflow.features.frames import cache_frames
+
+    cache_frames(a.manifest, a.root, _cfg(a.cfg), a.out, a.cache, threads=a.threads or 1, progress=not a.quiet)
 
 
 def cmd_pretrain_lstm(a: argparse.Namespace) -> None:
@@ -191,9 +205,13 @@ def cmd_score(a: argparse.Namespace) -> None:
     unscored = {vid: failed.get(vid, "no features") for vid in ok if vid not in scores}
     # a test-set normalisation's constants (LOF min-max), so `vadflow watch` applies the same map
     norm = model.normalisation_attrs() if hasattr(model, "normalisation_attrs") else {}
+    # main_set names the headline; a method's further score sets (other protocols) and logged
+    # per-frame values go beside it (svdd_cae)
     write_scores(a.out, scores, attrs={"method": cfg.get("name", ""), "kind": cfg["kind"], "protocol": protocol,
                                        **provenance, "left_out": json.dumps(unscored, sort_keys=True),
-                                       **skipped_attrs(skipped, model.skipped_train), **norm})
+                                       **skipped_attrs(skipped, model.skipped_train),
+                                       "main_set": getattr(model, "main_set", "main"), **norm},
+                 sets=getattr(model, "score_sets", dict)(), logs=getattr(model, "score_logs", dict)())
 
 
 def cmd_train_head(a: argparse.Namespace) -> None:
@@ -254,7 +272,9 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
     from vadflow.evaluation.plots import plot_timelines
     from vadflow.evaluation.tables import evaluate, left_out
     from vadflow.io import atomic_path
-    from vadflow.scores import read_score_attrs, read_scores, read_skipped
+    import pandas as pd
+
+    from vadflow.scores import read_score_attrs, read_score_sets, read_scores, read_skipped
 
     cfg = _cfg(a.cfg)
     table = read_manifest(a.manifest)
@@ -269,6 +289,12 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
     videos = test[["id", "cls", "anomalous", "fps"]].reset_index(drop=True)
     labels = read_labels(a.labels, list(videos["id"]))
     tables = evaluate(labels, scores, videos, cfg, skipped=skipped["test"], skipped_train=skipped["train"])
+    # One auc row per score set: the headline (what `score` returned), then a method's other
+    # protocols (e.g. svdd_cae's per-video "agg"), each judged by the same code.
+    tables["auc"] = tables["auc"].assign(score_set=attrs.pop("main_set", "main"), headline=True)
+    extra = [evaluate(labels, sc, videos, cfg, skipped=skipped["test"], skipped_train=skipped["train"])["auc"]
+             .assign(score_set=name, headline=False) for name, sc in read_score_sets(a.scores).items()]
+    tables["auc"] = pd.concat([tables["auc"], *extra], ignore_index=True)
     for key, path in (("auc", a.auc), ("f1", a.f1), ("per_video", a.per_video), ("per_class", a.per_class)):
         df = tables[key]
         df.insert(0, "method", a.method)
@@ -409,6 +435,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True)
     sp.add_argument("shards", nargs="+", help="shard receipts (JSON) written by `vadflow extract`")
 
+    sp = add("frames", cmd_frames, "frame cache frames/{name}.h5: sampled, resized uint8 frames per video (pixel methods)")
+    for k in ("--cfg", "--root", "--manifest", "--cache", "--out"):
+        sp.add_argument(k, required=True)
+    sp.add_argument("--threads", type=int, default=None, help="videos decoded at once")
+
     sp = add("pretrain-lstm", cmd_pretrain_lstm, "pretrain the LSTM clip encoder of an lstm extractor on frame sequences")
     for k in ("--cfg", "--manifest", "--labels", "--frames", "--out"):
         sp.add_argument(k, required=True)
@@ -529,6 +560,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
                          ("vadflow.data.ucf_crime", "DatasetError"), ("vadflow.features.store", "FeatureStoreError"),
                          ("vadflow.methods.base", "MethodError"), ("vadflow.video.decoder", "DecodeError"),
                          ("vadflow.features.lstm_clip", "PretrainError"), ("vadflow.features.checkpoints", "CheckpointError"),
+                         ("vadflow.io", "ArtifactWriteError"), ("vadflow.io", "UnsafeFileError"),
                          ("vadflow.detection.base", "DetectorError"), ("vadflow.detection.store", "DetectionStoreError"),
                          ("vadflow.streaming.source", "SourceError"), ("vadflow.features.online", "OnlineError")):
         try:

@@ -7,22 +7,33 @@ on, so Snakemake's params rerun trigger rebuilds exactly the affected jobs.
 from __future__ import annotations
 
 import copy
-import json
 import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
-from vadflow.io import config_hash
-
-#: extractor keys that change how a job runs but not the numbers it writes; they stay in
-#: params (a user editing them expects a rerun) but are excluded from the attrs hash so a
-#: consumer does not reject features computed on another device or batch size.
-RUNTIME_KEYS = ("batch_size", "device", "shards", "decoder", "amp", "decode_workers")
+# as_json, extractor_hash and RUNTIME_KEYS live in io (the stages use them too, and must not
+# import config); they are re-exported here because the Snakefile and rules call vc.as_json.
+from vadflow.io import RUNTIME_KEYS, as_json, extractor_hash  # noqa: F401
 
 
 class ConfigError(ValueError):
-    """A config value is inconsistent in a way the JSON schema cannot express."""
+    """A config value is wrong; the message is one line naming the key, the value and what is allowed."""
+
+
+def validate(config: dict[str, Any], schema_path: str | None = None) -> None:
+    """Everything the Snakefile checks before building the DAG, in one call: the JSON schema
+    (defaults filled in place), the per-dataset overrides against their sections' schemas,
+    then the cross-key checks of :func:`check`. Raises ConfigError with one line."""
+    from vadflow import config_schema as cs
+
+    schema = cs.load_schema(schema_path or cs.SCHEMA_PATH)
+    try:
+        cs.validate(config, schema)
+        cs.validate_overrides(config, schema, deep_merge)
+    except cs.SchemaError as exc:
+        raise ConfigError(str(exc)) from None
+    check(config)
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -198,13 +209,14 @@ def _check_detectors(config: dict) -> None:
                                   f"set detectors.{det}.features to {params['features']!r}")
 
 
-def extractor_hash(params: dict[str, Any]) -> str:
-    """Hash of the extractor settings that determine the feature values."""
-    return config_hash({k: v for k, v in params.items() if k not in RUNTIME_KEYS})
+#: method kinds that read pixels from a frame cache (``methods.<m>.frames``), not clip features.
+FRAME_KINDS = ("svdd_cae",)
 
 
-def as_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+def frames_params(config: dict, dataset: str, name: str) -> dict[str, Any]:
+    """``frames.<name>`` with ``datasets.<dataset>.overrides.frames.<name>`` merged in, plus its name:
+    the frame cache job's params, so editing it reruns that cache and the methods reading it."""
+    return _stage_params(config, dataset, "frames", name)
 
 
 #: an extraction shard's output (the merge job's inputs when the extractor extracts).
@@ -259,7 +271,7 @@ def feature_layout(config: dict, dataset: str, extractor: str) -> str:
     """``clips`` or ``segments32``: what ``features/{extractor}.h5`` of ``dataset`` holds."""
     params = extractor_params(config, dataset, extractor)
     if params.get("frame_steps") and params.get("source", "extract") == "extract":
-        return "frames"  # one row per sampled frame (features/sampled.py): the real-time method's streams
+        return "sampled_frames"  # one row per sampled frame (features/sampled.py): the real-time method's streams
     if params.get("frames") and params.get("source", "extract") == "extract":
         return "clip_frames"  # per-frame features of each clip: read by lstm extractors only
     if not is_import(params):
@@ -288,7 +300,21 @@ def feature_inputs(config: dict, dataset: str, extractor: str) -> list[str]:
             f"import it instead (datasets.{dataset}.overrides.features.{extractor}: {{source: import, format: ..., path: ...}}) "
             f"or read another extractor"
         )
+    require_weights(config, dataset, extractor)
     return [SHARD_FILE.format(dataset=dataset, extractor=extractor, shard=s) for s in shard_names(config, dataset, extractor)]
+
+
+def require_weights(config: dict, dataset: str, extractor: str) -> None:
+    """An extracting extractor's ``weights`` is ``random`` or an existing file: checked when
+    Snakemake builds the DAG (this runs in an input function), not inside the extraction job."""
+    params = extractor_params(config, dataset, extractor)
+    weights = params.get("weights", "random")
+    if weights == "random" or Path(str(weights)).expanduser().is_file():
+        return
+    over = "weights" in (dataset_section(config, dataset).get("overrides", {}).get("features", {}).get(extractor) or {})
+    where = f"datasets.{dataset}.overrides.features.{extractor}.weights" if over else f"features.{extractor}.weights"
+    raise ConfigError(f"{where} = {str(weights)!r}: no such file (relative paths start in the working directory "
+                      f"{Path.cwd()}); expected 'random' or the path of a checkpoint file (README, \"Real UCF-Crime data\")")
 
 
 def feature_command(config: dict, dataset: str, extractor: str, inputs: Any, output: Any) -> str:
@@ -431,6 +457,9 @@ def check(config: dict) -> None:
         raise ConfigError(f"dataset: {config['dataset']} is an action_folder dataset (no anomalies, no frame labels): "
                           "it can pretrain an lstm extractor, but `rule all` evaluates methods on a synthetic or ucf_crime dataset")
     for name, sec in config["methods"].items():
+        if sec.get("kind") in FRAME_KINDS:
+            _check_frames_method(config, name)
+            continue
         if sec.get("features") not in config["features"]:
             raise ConfigError(
                 f"methods.{name}.features = {sec.get('features')!r} names no extractor under `features:` "
@@ -444,6 +473,7 @@ def check(config: dict) -> None:
         if name not in config["methods"]:
             raise ConfigError(f"run_methods lists {name!r}, which is not a key of `methods:`")
     _check_heads(config)
+    _check_method_rules(config)
     _check_detectors(config)
     for name, sec in config["datasets"].items():
         if sec["kind"] == "synthetic" and sec.get("root", f"data/{name}") != f"data/{name}":
@@ -458,8 +488,43 @@ def check(config: dict) -> None:
         for meth in sec.get("overrides", {}).get("methods", {}):
             if meth not in config["methods"]:
                 raise ConfigError(f"datasets.{name}.overrides.methods.{meth} overrides a method that `methods:` does not define")
+        for fr in sec.get("overrides", {}).get("frames", {}):
+            if fr not in (config.get("frames") or {}):
+                raise ConfigError(f"datasets.{name}.overrides.frames.{fr} overrides a frame cache that `frames:` does not define")
         for ext in config["features"]:
             _check_source(config, name, ext)
+
+
+def _check_method_rules(config: dict) -> None:
+    """Per-kind rules the schema cannot express (methods/constraints.py), on every dataset's
+    resolved method config; the key path names the override when the value comes from one."""
+    from vadflow.config_schema import show
+    from vadflow.methods.constraints import problems
+
+    for name in config["methods"]:
+        for ds in config["datasets"]:
+            params = method_params(config, ds, name)
+            for key, message in problems(params):
+                over = key in (dataset_section(config, ds).get("overrides", {}).get("methods", {}).get(name) or {})
+                where = f"datasets.{ds}.overrides.methods.{name}.{key}" if over else f"methods.{name}.{key}"
+                raise ConfigError(f"{where} = {show(params.get(key))}: {message}")
+
+
+def _check_frames_method(config: dict, method: str) -> None:
+    """A pixel method names a ``frames:`` entry (on every dataset, overrides included)."""
+    frames = config.get("frames") or {}
+    for ds in config["datasets"]:
+        params = method_params(config, ds, method)
+        name = params.get("frames")
+        if name not in frames:
+            raise ConfigError(f"methods.{method}.frames = {name!r} (dataset {ds}) names no frame cache under `frames:` "
+                              f"(known: {', '.join(sorted(frames)) or 'none defined'})")
+        if params.get("features") is not None:
+            raise ConfigError(f"methods.{method}: kind {params['kind']} reads frames (methods.{method}.frames), not features; "
+                              f"remove the features key")
+        if params.get("train_split", "train") != "train":
+            raise ConfigError(f"methods.{method}.train_split: {params['kind']} is one-class and trains on the normal "
+                              f"training videos only; remove train_split")
 
 
 def _check_source(config: dict, dataset: str, extractor: str) -> None:
@@ -538,14 +603,25 @@ def dataset_inputs(config: dict, dataset: str) -> list[str]:
     """Files the manifest job depends on: the generated folder, or the real list/annotation files.
 
     For real data the list and annotation files are inputs, so editing them (or adding a
-    split file) rebuilds the manifest; a missing root yields no inputs and the job itself
-    fails with the layout help.
+    split file) rebuilds the manifest. A missing root fails here, when Snakemake builds the
+    DAG; a root without the list files yields no inputs and the job fails with the layout help.
     """
     sec = dataset_section(config, dataset)
     if sec["kind"] == "synthetic":
         return [dataset_root(config, dataset)]
+    root = dataset_root(config, dataset)
+    if not Path(root).is_dir():
+        raise ConfigError(f"datasets.{dataset}.root = {root!r}: no such folder (relative paths start in the working directory "
+                          f"{Path.cwd()}); expected the folder holding the dataset's videos and list files "
+                          f"(README, \"Real UCF-Crime data\")")
     if sec["kind"] == "action_folder":
         return [sec["train_list"]] if sec.get("train_list") else []
+    from vadflow.data.benchmarks import KINDS as BENCHMARKS
+
+    if sec["kind"] in BENCHMARKS:  # UCSD, Avenue, ShanghaiTech: their ground-truth files
+        from vadflow.data.benchmarks import ground_truth_files
+
+        return [str(p) for p in ground_truth_files(sec["kind"], sec["root"], sec)]
     from vadflow.data.ucf_crime import DatasetError, find_files
 
     try:
@@ -568,6 +644,8 @@ def method_features(config: dict, dataset: str, method: str) -> str:
     """The feature file a method reads; a layout the method's kind does not accept fails here,
     when Snakemake builds the DAG, naming the method, the extractor and the layout."""
     params = method_params(config, dataset, method)
+    if params.get("kind") in FRAME_KINDS:  # a pixel method reads its frame cache instead
+        return f"results/{dataset}/frames/{params['frames']}.h5"
     extractor = params["features"]
     layout = feature_layout(config, dataset, extractor)
     if layout != "clips":  # every kind reads clips; only then is the (torch-importing) class needed
@@ -665,6 +743,7 @@ _GPU_STAGES = {
     "merge": ("features", lambda c, wc: p if is_lstm(p := extractor_params(c, wc.dataset, wc.extractor)) else {}),
     "methods": ("methods", lambda c, wc: method_params(c, wc.dataset, wc.method)),
     "heads": ("heads", lambda c, wc: head_params(c, wc.dataset, wc.head)),
+    "detectors": ("detectors", lambda c, wc: detector_params(c, wc.dataset, wc.detector)),
 }
 
 

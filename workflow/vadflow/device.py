@@ -12,3 +12,20 @@ def resolve_device(name: str = "auto") -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"device: {name} is configured but CUDA is not available here (use device: auto or cpu)")
     return dev
+
+
+def runtime_info() -> dict[str, object]:
+    """What a trained model's numbers depend on besides config and seed: library versions and
+    CPU thread counts change BLAS/oneDNN kernels and reduction order (README, "Reproducibility")."""
+    import platform
+
+    import numpy as np
+
+    return {
+        "torch": str(torch.__version__),
+        "numpy": str(np.__version__),
+        "threads": torch.get_num_threads(),
+        "interop_threads": torch.get_num_interop_threads(),
+        "cuda": str(torch.version.cuda or ""),
+        "machine": platform.machine(),
+    }

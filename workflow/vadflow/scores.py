@@ -61,8 +61,14 @@ def clip_to_frames(
     return out
 
 
-def write_scores(path: str | Path, scores: Mapping[str, np.ndarray], attrs: Mapping[str, object] | None = None) -> None:
-    """Write ``{video_id: float32[n_frames]}`` atomically to an HDF5 file."""
+def write_scores(path: str | Path, scores: Mapping[str, np.ndarray], attrs: Mapping[str, object] | None = None,
+                 sets: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+                 logs: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> None:
+    """Write ``{video_id: float32[n_frames]}`` atomically to an HDF5 file.
+
+    ``sets``: further named score sets (a method's other protocols), under ``sets/<name>/``;
+    the evaluate job reports each beside the headline. ``logs``: per-frame values kept for
+    inspection under ``logs/<name>/`` and never evaluated."""
     import h5py
 
     from vadflow.io import atomic_path
@@ -72,10 +78,21 @@ def write_scores(path: str | Path, scores: Mapping[str, np.ndarray], attrs: Mapp
             for key, value in (attrs or {}).items():
                 f.attrs[key] = value
             for vid, arr in scores.items():
-                arr = np.asarray(arr, dtype=np.float32)
-                if not np.all(np.isfinite(arr)):
-                    raise ValueError(f"scores for video {vid!r} contain NaN or inf")
-                f.create_dataset(vid, data=arr)
+                f.create_dataset(vid, data=_finite(vid, arr))
+            for group, content in (("sets", sets), ("logs", logs)):
+                for name, per_video in (content or {}).items():
+                    g = f.require_group(f"{group}/{name}")
+                    for vid, arr in per_video.items():
+                        if vid not in scores:
+                            raise ValueError(f"{group} {name!r} scores video {vid!r}, which has no headline scores")
+                        g.create_dataset(vid, data=_finite(vid, arr) if group == "sets" else np.asarray(arr, dtype=np.float32))
+
+
+def _finite(vid: str, arr: np.ndarray) -> np.ndarray:
+    arr = np.asarray(arr, dtype=np.float32)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"scores for video {vid!r} contain NaN or inf")
+    return arr
 
 
 #: ``scores.h5`` attrs naming the videos a method skipped, each a JSON object ``{id: reason}``
@@ -98,10 +115,21 @@ def read_skipped(path: str | Path) -> dict[str, dict[str, str]]:
 
 
 def read_scores(path: str | Path) -> dict[str, np.ndarray]:
+    """The headline frame scores ``{video_id: scores}`` (the file's top-level datasets)."""
     import h5py
 
     with h5py.File(path, "r") as f:
-        return {k: f[k][()] for k in f.keys()}
+        return {k: f[k][()] for k in f.keys() if isinstance(f[k], h5py.Dataset)}
+
+
+def read_score_sets(path: str | Path, group: str = "sets") -> dict[str, dict[str, np.ndarray]]:
+    """The further score sets ``{set: {video_id: scores}}`` (``group="logs"``: the logged values)."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        if group not in f:
+            return {}
+        return {name: {vid: ds[()] for vid, ds in g.items()} for name, g in f[group].items()}
 
 
 def read_score_attrs(path: str | Path) -> dict[str, str]:

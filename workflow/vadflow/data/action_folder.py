@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vadflow.data.annotations import whitespace_name
 from vadflow.data.ucf_crime import DatasetError, VideoEntry
 
 log = logging.getLogger(__name__)
@@ -39,12 +40,16 @@ class ActionFiles:
 
 
 def read_list(path: str | Path) -> set[str]:
-    """Video stems named by a split list (first token of each non-empty line)."""
+    """Video stems named by a split list (first token of each non-empty line, then an optional label)."""
     out = set()
-    for line in Path(path).read_text().splitlines():
+    for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
         parts = line.strip().split()
-        if parts:
-            out.add(Path(parts[0].replace("\\", "/")).stem)
+        if not parts:
+            continue
+        err = whitespace_name(path, lineno, line, VIDEO_EXTS)
+        if err:
+            raise err
+        out.add(Path(parts[0].replace("\\", "/")).stem)
     return out
 
 

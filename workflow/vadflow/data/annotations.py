@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,9 +39,36 @@ class TemporalEntry:
     relpath: str | None = None
 
 
+#: the formats are whitespace separated, so a video name may hold any character but whitespace.
+FORMAT_NOTE = "fields are separated by whitespace, so a video name cannot contain any"
+
+
+def whitespace_name(path: str | Path, lineno: int, line: str, exts: tuple[str, ...] = (".mp4",)) -> AnnotationError | None:
+    """The error for a line whose video name was split at whitespace: some field after the
+    first ends like a video file. None when no field does."""
+    fields = list(re.finditer(r"\S+", line))
+    for f in fields[1:]:
+        if f.group().lower().endswith(exts):
+            name = line[fields[0].start(): f.end()]
+            return AnnotationError(f"{path}:{lineno}: video name {name!r} contains whitespace, which this list format "
+                                   f"cannot hold ({FORMAT_NOTE}); rename the video without it, here and in the other "
+                                   f"list and annotation files")
+    return None
+
+
 def read_split_list(path: str | Path) -> list[str]:
     """Lines ``Class/Video.mp4`` of ``Anomaly_Train.txt`` / ``Anomaly_Test.txt``."""
-    return [ln.strip().replace("\\", "/") for ln in Path(path).read_text().splitlines() if ln.strip()]
+    path = Path(path)
+    out = []
+    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+        tok = line.split()
+        if not tok:
+            continue
+        if len(tok) > 1:
+            raise whitespace_name(path, lineno, line) or AnnotationError(
+                f"{path}:{lineno}: expected one 'Class/Video.mp4' per line ({FORMAT_NOTE}), got {line.strip()!r}")
+        out.append(tok[0].replace("\\", "/"))
+    return out
 
 
 def read_temporal_annotation(path: str | Path) -> dict[str, TemporalEntry]:
@@ -62,7 +90,8 @@ def read_temporal_annotation(path: str | Path) -> dict[str, TemporalEntry]:
         else:
             name, cls, nums = tok[0], tok[1] if len(tok) > 1 else "", tok[2:]
         if not cls or len(nums) % 2 or not all(t.lstrip("-").isdigit() for t in nums):
-            raise AnnotationError(f"{path}:{lineno}: expected 'Video.mp4 Class s1 e1 [s2 e2]', got {line.strip()!r}")
+            raise whitespace_name(path, lineno, line) or AnnotationError(
+                f"{path}:{lineno}: expected 'Video.mp4 Class s1 e1 [s2 e2]' ({FORMAT_NOTE}), got {line.strip()!r}")
         vals = [int(t) for t in nums]
         events = [(s, e) for s, e in zip(vals[::2], vals[1::2]) if s != -1 and e != -1]
         vid = video_id(name)
@@ -81,7 +110,8 @@ def read_frame_counts(path: str | Path) -> dict[str, int]:
         if not tok:
             continue
         if len(tok) < 2 or not tok[1].isdigit():
-            raise AnnotationError(f"{path}:{lineno}: expected 'Class/Video.mp4 nframes ...', got {line.strip()!r}")
+            raise whitespace_name(path, lineno, line) or AnnotationError(
+                f"{path}:{lineno}: expected 'Class/Video.mp4 nframes ...' ({FORMAT_NOTE}), got {line.strip()!r}")
         out[video_id(tok[0])] = int(tok[1])
     return out
 

@@ -10,8 +10,11 @@ import pandas as pd
 from tqdm import tqdm
 
 from vadflow.data import annotations as ann
+from vadflow.data.benchmarks import DEFAULT_FPS as BENCHMARK_FPS
+from vadflow.data.benchmarks import KINDS as BENCHMARK_KINDS
+from vadflow.data.benchmarks import load_entries as load_benchmark
 from vadflow.data.ucf_crime import DatasetError, VideoEntry, load_entries
-from vadflow.io import atomic_path
+from vadflow.io import atomic_path, h5_in_memory
 from vadflow.video.decoder import DecodeError, VideoInfo, probe
 
 log = logging.getLogger(__name__)
@@ -75,6 +78,8 @@ def build_manifest(dataset_cfg: dict, progress: bool = True) -> tuple[pd.DataFra
         from vadflow.data.action_folder import load_entries as load_action_entries
 
         entries, files = load_action_entries(root, dataset_cfg.get("train_list"))
+    elif dataset_cfg.get("kind") in BENCHMARK_KINDS:  # UCSD, Avenue, ShanghaiTech (data/benchmarks.py)
+        entries, files = load_benchmark(dataset_cfg["kind"], root, dataset_cfg)
     else:
         entries, files = load_entries(
             root,
@@ -101,12 +106,16 @@ def build_manifest(dataset_cfg: dict, progress: bool = True) -> tuple[pd.DataFra
             log.warning("corrupt video skipped: %s", info)
             rows.append(row)
             continue
+        fps = info.fps
+        if not fps and dataset_cfg.get("kind") in BENCHMARK_KINDS:  # a frame folder has no rate: the dataset's
+            fps = float(dataset_cfg.get("fps") or BENCHMARK_FPS[dataset_cfg["kind"]])
+            info = VideoInfo(info.n_frames, fps, info.width, info.height, info.backend)
         row.update(frames=info.n_frames, fps=round(info.fps, 4), width=info.width, height=info.height)
         if info.n_frames < min_frames:
             row.update(status="too_short", error=f"{info.n_frames} frames < min_frames {min_frames}")
         if e.n_frames_hint and e.n_frames_hint != info.n_frames:
             log.warning("video %s: annotation file says %d frames, decoded %d; using the decoded count", e.id, e.n_frames_hint, info.n_frames)
-        if info.fps and abs(info.fps - 30) > 0.5 and dataset_cfg.get("kind") != "action_folder":
+        if info.fps and abs(info.fps - 30) > 0.5 and dataset_cfg.get("kind") in ("synthetic", "ucf_crime"):
             log.warning("video %s: %.3f fps (annotations are frame indices; not resampled)", e.id, info.fps)
         if e.frame_events is not None:
             labels[e.id] = ann.frame_labels(ann.frame_events(e.frame_events, info.n_frames, e.id), info.n_frames)
@@ -149,16 +158,14 @@ def _vatic_labels(dataset_cfg: dict, rows: list[dict], labels: dict[str, np.ndar
 
 
 def write_manifest(table: pd.DataFrame, labels: dict[str, np.ndarray], manifest_path: str | Path, labels_path: str | Path, attrs: dict | None = None) -> None:
-    import h5py
-
     with atomic_path(manifest_path) as tmp:
         table.to_csv(tmp, index=False)
-    with atomic_path(labels_path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            for k, v in (attrs or {}).items():
-                f.attrs[k] = v
-            for vid, lab in labels.items():
-                f.create_dataset(vid, data=lab, compression="gzip")
+    # One byte per frame, gzipped: small enough to build in memory (see h5_in_memory).
+    with h5_in_memory(labels_path) as f:
+        for k, v in (attrs or {}).items():
+            f.attrs[k] = v
+        for vid, lab in labels.items():
+            f.create_dataset(vid, data=lab, compression="gzip")
 
 
 def read_manifest(path: str | Path) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 from sklearn.metrics import auc as _trapz_auc
-from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+from sklearn.metrics import average_precision_score, precision_recall_curve, precision_recall_fscore_support, roc_auc_score, roc_curve
 
 from vadflow.evaluation.segments import binarise, count_runs
 
@@ -151,6 +151,25 @@ def frame_confusion(gt: np.ndarray, sc: np.ndarray, threshold: float = 0.5) -> d
     return {"tn": tn, "fp": fp, "fn": fn, "tp": tp, **{f"frame_{k}": v for k, v in confusion_scores(tn, fp, fn, tp).items()}}
 
 
+def youden_report(gt: np.ndarray, sc: np.ndarray, normal_scores: Sequence[np.ndarray] = ()) -> dict[str, float]:
+    """Frame P/R/F1 at the Youden threshold t = argmax(TPR - FPR) over the ROC thresholds, frames
+    with ``score >= t`` predicted anomalous (seed document 004's tables, specs/svdd_cae.md §7 and
+    A9): the support-weighted average over both classes (sklearn ``classification_report``'s
+    "weighted avg", what the thesis reports) and the anomaly class alone, plus the false-alarm
+    rate of the normal videos' frames at t."""
+    gt = np.asarray(gt) != 0
+    _check_both(gt)
+    sc = np.asarray(sc, dtype=np.float64)
+    fpr, tpr, thr = roc_curve(gt, sc)
+    t = float(thr[int(np.argmax(tpr - fpr))])
+    pred = sc >= t
+    wp, wr, wf, _ = precision_recall_fscore_support(gt, pred, average="weighted", zero_division=0)
+    ap, ar, af, _ = precision_recall_fscore_support(gt, pred, average="binary", zero_division=0)
+    return {"youden_threshold": t, "wavg_precision": float(wp), "wavg_recall": float(wr), "wavg_f1": float(wf),
+            "anomaly_precision": float(ap), "anomaly_recall": float(ar), "anomaly_f1": float(af),
+            "youden_far": false_alarm_rate(normal_scores, t)}
+
+
 def fps_or_default(v: object) -> float:
     """A usable fps: missing, NaN or non-positive values become 30 (UCF-Crime's rate)."""
     try:
@@ -216,6 +235,7 @@ def frame_metrics(
         "vl_f1": va["vl_f1"],
         "false_alarms_per_hour": false_alarms_per_hour(normal_scores, normal_fps, threshold),
         **cm,
+        **youden_report(gt, sc, normal_scores),
         "n_videos": len(labels),
         "n_frames": int(gt.size),
     }

@@ -24,7 +24,7 @@ from vadflow.io import atomic_path
 from vadflow.provenance import RANDOM_INIT
 
 AUC_METRICS = ("auc", "ap", "eer", "far", "alarms_normal_pct", "alarms_anomalous_pct", "vl_f1", "false_alarms_per_hour",
-               "frame_accuracy", "frame_f1")
+               "frame_accuracy", "frame_f1", "wavg_f1")
 
 THESIS_METRICS = ("thesis_snippet_auc", "thesis_snippet_auc_std")
 #: videos a method left out (MIL ``short_videos: skip_like_seed001``): skipped test videos are
@@ -57,7 +57,9 @@ def summarise(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path],
     for path in auc_csvs:
         df = pd.read_csv(path)
         for rec in df.to_dict("records"):
-            rows += [{"method": rec["method"], "metric": m, "value": rec[m]} for m in AUC_METRICS + SKIP_METRICS if m in rec]
+            # A method's further score sets (other protocols) are rows "<method>:<set>".
+            name = rec["method"] if rec.get("headline", True) in (True, "True", 1) else f"{rec['method']}:{rec['score_set']}"
+            rows += [{"method": name, "metric": m, "value": rec[m]} for m in AUC_METRICS + SKIP_METRICS if m in rec]
     for path in f1_csvs:
         df = pd.read_csv(path)
         for rec in df.to_dict("records"):

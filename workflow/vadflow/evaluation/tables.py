@@ -25,6 +25,9 @@ AUC_COLUMNS = [
     "auc", "ap", "pr_auc_trapz", "eer", "eer_threshold", "far", "alarms_normal_pct",
     "alarms_anomalous_pct", "vl_f1", "false_alarms_per_hour", "tn", "fp", "fn", "tp", "frame_accuracy", "frame_f1",
     "n_videos", "n_frames", "auc_method", "n_skipped_test", "n_skipped_train", "skipped_reason",
+    # at the Youden threshold (seed 004's thresholding; frame_metrics.youden_report)
+    "youden_threshold", "wavg_precision", "wavg_recall", "wavg_f1", "anomaly_precision", "anomaly_recall", "anomaly_f1",
+    "youden_far",
 ]
 
 

@@ -1,11 +1,12 @@
-"""The per-video feature cache: one small HDF5 file per extracted video.
+"""The per-video cache: one small HDF5 file per processed video.
 
 Extraction jobs write each finished video here at once (atomically), so a job killed half
 way keeps what it finished, and a rerun after new videos were added computes only those.
 A cached entry is reused only while its key (extractor config hash, weights id, video file
 signature) matches; anything else is recomputed and overwritten. The merged
 ``features/{extractor}.h5`` that methods read is assembled from these files
-(:func:`vadflow.features.store.merge_receipts`).
+(:func:`vadflow.features.store.merge`). The frame cache (:mod:`vadflow.features.frames`)
+keeps its decoded frames the same way, under the dataset name ``frames``.
 """
 from __future__ import annotations
 
@@ -29,8 +30,11 @@ _EDGE = 1 << 20
 
 def video_signature(path: str | Path) -> str:
     """Size plus a hash of the first and last MiB: cheap on multi-GB videos, and it survives
-    copies and ``touch`` (mtime does not), so a re-synced dataset keeps its cache."""
+    copies and ``touch`` (mtime does not), so a re-synced dataset keeps its cache. A frame
+    folder's signature hashes its file names and sizes plus its first and last image."""
     path = Path(path)
+    if path.is_dir():
+        return _folder_signature(path)
     size = path.stat().st_size
     h = hashlib.sha256(str(size).encode())
     with open(path, "rb") as f:
@@ -43,16 +47,32 @@ def video_signature(path: str | Path) -> str:
     return f"{size}:{h.hexdigest()[:24]}"
 
 
+def _folder_signature(folder: Path) -> str:
+    from vadflow.video.decoder import frame_files
+
+    files = frame_files(folder)
+    h = hashlib.sha256()
+    for p in files:
+        h.update(f"{p.name}:{p.stat().st_size};".encode())
+    for p in (files[0], files[-1]):
+        h.update(p.read_bytes()[:_EDGE])
+    return f"dir{len(files)}:{h.hexdigest()[:24]}"
+
+
 def _file_name(vid: str) -> str:
     # Video ids are file stems in every supported layout; a path separator would escape the dir.
     return vid.replace(os.sep, "%2F") + ".h5"
 
 
 class VideoCache:
-    """The cache directory of one (dataset, extractor)."""
+    """The cache directory of one (dataset, extractor), or of one (dataset, frames entry).
 
-    def __init__(self, root: str | Path):
+    Each file holds one dataset named ``key`` (``features`` or ``frames``) whose attrs carry
+    the reuse key."""
+
+    def __init__(self, root: str | Path, key: str = "features"):
         self.root = Path(root)
+        self.key = key
 
     def path(self, vid: str) -> Path:
         return self.root / _file_name(vid)
@@ -64,7 +84,7 @@ class VideoCache:
             return False
         try:
             with h5py.File(path, "r") as f:
-                attrs = f["features"].attrs
+                attrs = f[self.key].attrs
                 return all(str(attrs.get(k)) == str(v) for k, v in key.items())
         except (OSError, KeyError) as exc:
             log.warning("cache file %s is unreadable (%s); recomputing %s", path, exc, vid)
@@ -77,7 +97,7 @@ class VideoCache:
             with h5py.File(tmp, "w") as f:
                 # Contiguous (unchunked) storage: no chunk index, so the merged file stays
                 # within a few percent of the raw float16 bytes (benchmarks/extract.py, P7).
-                ds = f.create_dataset("features", data=np.asarray(feats).astype(dtype))
+                ds = f.create_dataset(self.key, data=np.asarray(feats).astype(dtype))
                 for k, v in attrs.items():
                     ds.attrs[k] = v
                 ds.attrs["n_clips"] = feats.shape[0]

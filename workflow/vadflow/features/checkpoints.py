@@ -17,7 +17,7 @@ from typing import Callable, Mapping, Sequence
 import torch
 from torch import nn
 
-from vadflow.io import sha256_file
+from vadflow.io import sha256_file, unsafe_reason
 
 log = logging.getLogger(__name__)
 
@@ -174,10 +174,9 @@ def convert_trusted(path: str | Path, out: str | Path | None = None) -> tuple[Pa
     state_dict = clean_state_dict(plain(obj), source=str(path))
     # Detached, compact copies: a view would otherwise save its whole underlying storage.
     state_dict = {k: v.detach().clone() for k, v in state_dict.items()}
-    from vadflow.io import atomic_path
+    from vadflow.io import save_torch
 
-    with atomic_path(out) as tmp:
-        torch.save(state_dict, tmp)
+    save_torch(state_dict, out)
     read_state_dict(out)  # what the loader will see: must pass weights_only=True
     family = detect_family(state_dict)
     log.info("converted %s -> %s: %d tensors, family %s, sha256 %s", path, out, len(state_dict),
@@ -185,15 +184,7 @@ def convert_trusted(path: str | Path, out: str | Path | None = None) -> tuple[Pa
     return out, state_dict
 
 
-def _load_failure_reason(err: Exception) -> str:
-    """The informative part of torch's error; its preamble advises weights_only=False."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
-    glob = re.search(r"Unsupported global: GLOBAL (\S+)", text)
-    if glob:
-        return f"it references the Python object {glob.group(1)}"
-    after = text.split("WeightsUnpickler error:", 1)
-    lines = [ln.strip() for ln in after[-1].splitlines() if ln.strip()]
-    return lines[0] if lines else type(err).__name__
+_load_failure_reason = unsafe_reason
 
 
 def clean_state_dict(obj: object, source: str = "checkpoint") -> dict[str, torch.Tensor]:

@@ -307,7 +307,7 @@ def import_features(manifest: str | Path, cfg: dict[str, Any], out: str | Path, 
     """
     from tqdm import tqdm
 
-    from vadflow.config import as_json, extractor_hash
+    from vadflow.io import as_json, extractor_hash
     from vadflow.data.manifest import read_manifest
     from vadflow.features.store import FeatureWriter
 

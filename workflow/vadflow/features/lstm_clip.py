@@ -35,7 +35,8 @@ import torch
 from torch import nn
 
 from vadflow.data.annotations import clip_anomalous_frames, event_clip_classes
-from vadflow.io import atomic_path, sha256_file
+from vadflow.device import runtime_info
+from vadflow.io import UnsafeFileError, load_torch, save_torch, sha256_file
 from vadflow.video.geometry import spread_indices
 
 log = logging.getLogger(__name__)
@@ -411,18 +412,24 @@ def save_model(path: str | Path, model: LSTMClassifier, classes: list[str], hist
         "config": json.dumps(cfg, sort_keys=True),
         "frame_cnn": json.dumps(frame_cnn(frames_attrs), sort_keys=True),
         "n_train": int(n_train),
+        "meta": runtime_info(),
     }
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    save_torch(state, path)
 
 
 def load_model(path: str | Path) -> tuple[LSTMClipEncoder, dict[str, Any]]:
     """The encoder (eval mode, CPU) and the artifact's metadata."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = load_torch(path, what="pretrained LSTM file", remedy="Delete it and rerun its pretrain_lstm job")
+    except (UnsafeFileError, FileNotFoundError) as exc:
+        raise PretrainError(str(exc)) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise PretrainError(f"{path} is not a pretrained LSTM file ({FORMAT}); rerun its pretrain_lstm job")
     enc = LSTMClipEncoder(int(state["in_dim"]), int(state["hidden"]))
-    enc.load_state_dict(state["encoder"])
+    try:
+        enc.load_state_dict(state["encoder"])
+    except (KeyError, RuntimeError) as exc:
+        raise PretrainError(f"{path} does not fit its LSTM ({type(exc).__name__}: {exc}); rerun its pretrain_lstm job") from None
     return enc.eval(), state
 
 
@@ -477,7 +484,7 @@ def derive_features(frames: str | Path, model_path: str | Path, cfg: dict[str, A
     """
     from tqdm import tqdm
 
-    from vadflow.config import as_json, extractor_hash
+    from vadflow.io import as_json, extractor_hash
     from vadflow.device import resolve_device
     from vadflow.features.store import FeatureWriter
 

@@ -9,7 +9,7 @@ can keep on training videos, every frame of test videos). ``input`` picks what t
 * ``flow_image``: the Farnebäck flow image of frames (j-1, j) at native resolution
   (:func:`vadflow.video.flow.flow_image`), then resized; frame 0, without a predecessor, is black.
 
-The output is one ``[n_sampled, D]`` dataset per video (layout ``frames``, attr ``frame_steps``),
+The output is one ``[n_sampled, D]`` dataset per video (layout ``sampled_frames``, attr ``frame_steps``),
 written through the same per-video cache, shard receipts and merge as clip extraction. Stage 1
 of the real-time method trains on these cached GAP features, which is exact because its
 backbones are frozen and nothing is augmented (spec §6).
@@ -39,7 +39,7 @@ from vadflow.video.geometry import ClipSpec, sampled_frames, split_steps
 log = logging.getLogger(__name__)
 
 INPUTS = ("rgb", "flow_image")
-LAYOUT = "frames"
+LAYOUT = "sampled_frames"
 
 
 def steps_for(cfg: dict[str, Any], split: str) -> list[int]:

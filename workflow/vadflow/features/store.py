@@ -9,6 +9,7 @@ without the cache directory.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -33,10 +34,13 @@ class FeatureWriter:
     def __init__(self, path: str | Path, file_attrs: dict[str, Any] | None = None):
         self._ctx = atomic_path(path)
         self._tmp = self._ctx.__enter__()
-        self._f = h5py.File(self._tmp, "w")
         self._failed: dict[str, str] = {}
-        for k, v in (file_attrs or {}).items():
-            self._f.attrs[k] = v
+        try:
+            self._f = h5py.File(self._tmp, "w")
+            for k, v in (file_attrs or {}).items():
+                self._f.attrs[k] = v
+        except BaseException as exc:
+            self._finish(exc)
 
     def add(self, vid: str, feats: np.ndarray, attrs: dict[str, Any], dtype: str = "float16") -> None:
         if feats.ndim < 2 or feats.shape[0] == 0:
@@ -53,19 +57,34 @@ class FeatureWriter:
     def fail(self, vid: str, message: str) -> None:
         self._failed[vid] = message
 
-    def close(self, ok: bool = True) -> None:
-        self._f.attrs["failed"] = json.dumps(self._failed, sort_keys=True)
-        self._f.close()
-        if ok:
+    def close(self, exc: BaseException | None = None) -> None:
+        """Rename the file into place; with ``exc`` (the writer failed) remove it and re-raise,
+        a disk error as ArtifactWriteError naming the file (atomic_path)."""
+        try:
+            self._f.attrs["failed"] = json.dumps(self._failed, sort_keys=True)
+            self._f.close()
+        except BaseException as err:  # a full disk often surfaces only when HDF5 flushes on close
+            exc = exc or err
+            with contextlib.suppress(Exception):
+                self._f.close()
+        self._finish(exc)
+
+    def _finish(self, exc: BaseException | None) -> None:
+        if exc is None:
             self._ctx.__exit__(None, None, None)
-        else:
-            self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+        elif not self._ctx.__exit__(type(exc), exc, exc.__traceback__):
+            raise exc
 
     def __enter__(self) -> "FeatureWriter":
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.close(ok=exc_type is None)
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        try:
+            self.close(exc)
+        except BaseException as err:
+            if err is not exc:
+                raise
+        return False
 
 
 def write_receipt(path: str | Path, shard: str, file_attrs: dict[str, Any], videos: dict[str, Path],
@@ -82,36 +101,53 @@ def write_receipt(path: str | Path, shard: str, file_attrs: dict[str, Any], vide
 def merge(receipts: Iterable[str | Path], out: str | Path) -> dict[str, int]:
     """Copy every video that the shard receipts list into ``out``; shard attrs must agree."""
     failed: dict[str, str] = {}
+    videos: dict[str, Path] = {}
+    where: dict[str, Path] = {}
+    ref: dict[str, Any] | None = None
+    for receipt in map(Path, receipts):
+        try:
+            doc = json.loads(receipt.read_text())
+        except (OSError, ValueError) as exc:
+            raise FeatureStoreError(f"{receipt}: unreadable shard receipt ({exc}); rerun its extraction job") from exc
+        attrs = doc["file_attrs"]
+        if ref is None:
+            ref = attrs
+        elif attrs != ref:
+            raise FeatureStoreError(f"{receipt}: shard attrs {attrs} differ from the first shard's {ref}")
+        failed.update(doc["failed"])
+        for vid, rel in doc["videos"].items():
+            if vid in videos:
+                raise FeatureStoreError(f"video {vid} appears in two shards ({receipt})")
+            videos[vid] = receipt.parent / rel
+            where[vid] = receipt
+    ref = ref or {}
+    return merge_videos(videos, ref, failed, out, check_hash=ref.get("config_hash"), sources=where,
+                        rerun="rerun the extraction (snakemake -R extract_features)")
+
+
+def merge_videos(videos: dict[str, Path], file_attrs: dict[str, Any], failed: dict[str, str], out: str | Path,
+                 key: str = "features", check_hash: str | None = None, sources: dict[str, Path] | None = None,
+                 rerun: str = "rerun the job that writes it") -> dict[str, int]:
+    """Copy each per-video cache file's ``key`` dataset into ``out`` (atomically) as dataset
+    ``<video id>``, with ``file_attrs`` and the ``failed`` videos as file attrs. With
+    ``check_hash``, every cached dataset must carry that ``config_hash``."""
     n = 0
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as dst:
-        ref: dict[str, Any] | None = None
-        for receipt in map(Path, receipts):
+        for k, v in file_attrs.items():
+            dst.attrs[k] = v
+        for vid, src_path in videos.items():
+            said = f"than {sources[vid]} says" if sources and vid in sources else "than expected"
             try:
-                doc = json.loads(receipt.read_text())
-            except (OSError, ValueError) as exc:
-                raise FeatureStoreError(f"{receipt}: unreadable shard receipt ({exc}); rerun its extraction job") from exc
-            attrs = doc["file_attrs"]
-            if ref is None:
-                ref = attrs
-                for k, v in attrs.items():
-                    dst.attrs[k] = v
-            elif attrs != ref:
-                raise FeatureStoreError(f"{receipt}: shard attrs {attrs} differ from the first shard's {ref}")
-            failed.update(doc["failed"])
-            for vid, rel in doc["videos"].items():
-                if vid in dst:
-                    raise FeatureStoreError(f"video {vid} appears in two shards ({receipt})")
-                src_path = receipt.parent / rel
-                try:
-                    with h5py.File(src_path, "r") as src:
-                        if str(src["features"].attrs.get("config_hash")) != str(attrs.get("config_hash")):
-                            raise FeatureStoreError(f"{src_path}: cached with other extractor settings than {receipt} says; "
-                                                    "rerun the extraction (snakemake -R extract_features)")
-                        src.copy(src["features"], dst, name=vid)
-                except OSError as exc:
-                    raise FeatureStoreError(f"{src_path}: cached features of {vid} are missing or unreadable ({exc}); "
-                                            "rerun the extraction (snakemake -R extract_features)") from exc
-                n += 1
+                src = h5py.File(src_path, "r")
+            except OSError as exc:
+                raise FeatureStoreError(f"{src_path}: cached {key} of {vid} are missing or unreadable ({exc}); {rerun}") from exc
+            with src:  # only the source's opening is guarded: a failed write to `out` is not the cache's fault
+                if key not in src:
+                    raise FeatureStoreError(f"{src_path}: no dataset {key!r} in the cached file of {vid}; {rerun}")
+                if check_hash is not None and str(src[key].attrs.get("config_hash")) != str(check_hash):
+                    raise FeatureStoreError(f"{src_path}: cached with other settings {said}; {rerun}")
+                src.copy(src[key], dst, name=vid)
+            n += 1
         dst.attrs["failed"] = json.dumps(failed, sort_keys=True)
         dst.attrs["n_videos"] = n
     return {"videos": n, "failed": len(failed)}
@@ -124,7 +160,10 @@ class FeatureStore:
         self.path = Path(path)
         if not self.path.is_file():
             raise FeatureStoreError(f"feature file {self.path} does not exist")
-        self._f = h5py.File(self.path, "r")
+        try:
+            self._f = h5py.File(self.path, "r")
+        except OSError as exc:  # e.g. locked by a program writing it in place (README, "Concurrent jobs")
+            raise FeatureStoreError(f"feature file {self.path} cannot be opened: {exc}") from exc
 
     @property
     def attrs(self) -> dict[str, Any]:
@@ -174,14 +213,14 @@ class FeatureStore:
 
 
 def frame_index(attrs: dict[str, Any]) -> np.ndarray:
-    """Frame index of each row of a ``frames``-layout video (per-sampled-frame features), from
+    """Frame index of each row of a ``sampled_frames``-layout video (per-sampled-frame features), from
     its attrs: the sampled frames of ``n_frames`` under ``frame_steps`` (features/sampled.py)."""
     from vadflow.video.geometry import sampled_frames
 
     try:
         steps = json.loads(str(attrs["frame_steps"]))
     except (KeyError, ValueError):
-        raise FeatureStoreError(f"features of layout frames need the attr frame_steps, got attrs {sorted(attrs)}; re-extract") from None
+        raise FeatureStoreError(f"features of layout sampled_frames need the attr frame_steps, got attrs {sorted(attrs)}; re-extract") from None
     return sampled_frames(int(attrs["n_frames"]), steps)
 
 

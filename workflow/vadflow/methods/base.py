@@ -1,15 +1,19 @@
 """The one interface every detector implements.
 
 A method sees videos only through :class:`VideoData`, which the CLI assembles from the
-manifest, the frame labels and a feature store. Methods never open videos, never import
-extractors, Snakemake or evaluation code (see DESIGN.md, "Which way imports go").
+manifest, the frame labels and a feature store (or, for pixel methods, a frame cache).
+Methods never open videos, never import extractors, the decoder, Snakemake or evaluation
+code (see DESIGN.md, "Which way imports go"); a frame cache built with ``test: decode``
+decodes its test videos inside its reader (:class:`vadflow.features.frames.FrameSource`).
 """
 from __future__ import annotations
 
 import abc
+import contextlib
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterator
 
 import numpy as np
 
@@ -23,6 +27,9 @@ class VideoData:
     ``frame_labels`` is the 0/1 ground truth of length ``n_frames`` where temporal
     annotations exist (always for test videos, for training videos only on datasets that
     annotate them), else ``None``. ``anomalous`` is the video-level label.
+    With ``layout == "frames"`` (a frame cache, for methods that read pixels) ``features`` is
+    empty and ``frames`` is the video's :class:`~vadflow.features.frames.FrameSource`: its
+    uint8 frames, read or decoded on demand, and the frame numbers they come from.
     """
 
     id: str
@@ -35,6 +42,7 @@ class VideoData:
     frame_labels: np.ndarray | None = None
     layout: str = "clips"
     extras: dict[str, Any] = field(default_factory=dict)
+    frames: Any = None
 
 
 class MethodError(RuntimeError):
@@ -43,8 +51,11 @@ class MethodError(RuntimeError):
 
 def layout_error(method: str, kind: str, extractor: str, layout: str, accepted: tuple[str, ...], where: str = "") -> str:
     """The one message for features of a layout a method does not accept (config check and loader)."""
-    hint = ("32-segment features (e.g. imported Sultani txt) suit only kinds that declare segments32, such as mil"
-            if layout == "segments32" else "this kind reads 32-segment bags only")
+    if "frames" in (layout, *accepted):
+        hint = "pixel methods (svdd_cae) read a frame cache named by methods.<m>.frames; clip methods read features"
+    else:
+        hint = ("32-segment features (e.g. imported Sultani txt) suit only kinds that declare segments32, such as mil"
+                if layout == "segments32" else "this kind reads 32-segment bags only")
     return (f"method {method!r} (kind {kind}) accepts feature layouts {list(accepted)}, but extractor {extractor!r}"
             f"{' (' + where + ')' if where else ''} has layout {layout!r}: {hint}; point methods.{method}.features "
             f"at an extractor with a matching layout")
@@ -58,8 +69,10 @@ class Method(abc.ABC):
     """
 
     kind: ClassVar[str]
-    #: feature layouts this method accepts ("clips" and/or "segments32").
+    #: feature layouts this method accepts ("clips" and/or "segments32", or "frames": a frame cache).
     layouts: ClassVar[tuple[str, ...]] = ("clips",)
+    #: name of the set of frame scores :meth:`score` returns (the headline row of the metrics).
+    main_set: ClassVar[str] = "main"
     #: "frame": needs temporal labels on training videos; "video": video labels suffice.
     supervision: ClassVar[str] = "frame"
 
@@ -111,21 +124,32 @@ class Method(abc.ABC):
     def load_state(self, state: dict[str, Any]) -> None:
         """Inverse of :meth:`state`."""
 
+    def score_sets(self) -> dict[str, dict[str, np.ndarray]]:
+        """Further named sets ``{set: {video: frame scores}}`` gathered while scoring (other
+        protocols of the same model); the evaluate job reports each beside the headline.
+        Default: none."""
+        return {}
+
+    def score_logs(self) -> dict[str, dict[str, np.ndarray]]:
+        """Per-frame values ``{name: {video: values}}`` kept in scores.h5 for inspection, not
+        evaluated. Default: none."""
+        return {}
+
     def finalize_scores(self, scores: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Called once by the score job with every test video's frame scores; a method that
         normalises over the whole test set (e.g. LOF's min-max) overrides this. Default: as is."""
         return scores
 
     def save(self, path: str | Path) -> None:
-        import torch
+        """Write the model atomically, with ``meta``: the library versions and thread counts
+        it was trained with (bit-identical results need the same ones, README "Reproducibility")."""
+        from vadflow.device import runtime_info
+        from vadflow.io import save_torch
 
-        from vadflow.io import atomic_path
-
-        blob = {"kind": self.kind, "cfg": self.cfg, "state": self.state()}
+        blob = {"kind": self.kind, "cfg": self.cfg, "state": self.state(), "meta": runtime_info()}
         if self.origin:
             blob["origin"] = self.origin
-        with atomic_path(path) as tmp:
-            torch.save(blob, tmp)
+        save_torch(blob, path)
 
     #: what produced the method's inputs (``{"features": [features.store.origin(...), ...],
     #: "detections": {...}}``, set by the train job): ``vadflow watch`` rebuilds the online
@@ -134,10 +158,52 @@ class Method(abc.ABC):
 
     @classmethod
     def load(cls, path: str | Path) -> "Method":
-        import torch
-
-        blob = torch.load(path, map_location="cpu", weights_only=True)
+        blob = load_model_file(path, cls.kind)
         obj = cls(blob["cfg"])
-        obj.load_state(blob["state"])
+        with state_errors(path, cls.kind):
+            obj.load_state(blob["state"])
         obj.origin = blob.get("origin")
         return obj
+
+
+def load_model_file(path: str | Path, kind: str, parts: tuple[str, ...] = ("cfg", "state")) -> dict[str, Any]:
+    """A ``model.pt`` of ``kind``, read with weights_only (a pickle that could run code is refused)."""
+    from vadflow.io import UnsafeFileError, load_torch
+
+    remedy = "Delete it and rerun its train job (snakemake -R train)"
+    try:
+        blob = load_torch(path, what="model file", remedy=remedy)
+    except (UnsafeFileError, FileNotFoundError) as exc:
+        raise MethodError(str(exc)) from None
+    if not isinstance(blob, dict) or any(p not in blob for p in parts):
+        raise MethodError(f"{path} is not a vadflow model file (expected a dict with {', '.join(parts)}). {remedy}")
+    if blob.get("kind") != kind:
+        raise MethodError(f"{path} holds a model of kind {blob.get('kind')!r}, not {kind!r}. {remedy}")
+    _warn_runtime(path, blob.get("meta") or {})
+    return blob
+
+
+@contextlib.contextmanager
+def state_errors(path: str | Path, kind: str) -> Iterator[None]:
+    """A saved state that does not fit the model (missing or unexpected keys, wrong shapes)
+    becomes a MethodError naming the file; torch's message lists the keys."""
+    try:
+        yield
+    except MethodError as exc:
+        raise MethodError(f"{path}: {exc}") from None
+    except (KeyError, RuntimeError, TypeError, ValueError, AttributeError) as exc:
+        raise MethodError(f"{path} does not fit a model of kind {kind}: {type(exc).__name__}: {exc}; "
+                          "delete it and rerun its train job") from None
+
+
+def _warn_runtime(path: str | Path, meta: dict[str, Any]) -> None:
+    if not meta:
+        return
+    from vadflow.device import runtime_info
+
+    now = runtime_info()
+    differ = {k: (meta.get(k), now[k]) for k in ("torch", "numpy", "threads") if k in meta and meta.get(k) != now[k]}
+    if differ:
+        logging.getLogger(__name__).warning(
+            "%s was trained with %s; this job runs %s: scores may differ in the last bits (README, Reproducibility)",
+            path, ", ".join(f"{k} {a}" for k, (a, _) in differ.items()), ", ".join(f"{k} {b}" for k, (_, b) in differ.items()))

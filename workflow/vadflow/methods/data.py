@@ -5,7 +5,10 @@ import contextlib
 import logging
 from pathlib import Path
 
+import numpy as np
+
 from vadflow.data.manifest import read_labels, read_manifest
+from vadflow.features.frames import FrameStore, is_frames_file
 from vadflow.features.store import FeatureStore, FeatureStoreError, frame_index
 from vadflow.methods.base import VideoData, layout_error
 
@@ -26,7 +29,7 @@ def load_videos(manifest: str | Path, labels: str | Path, features: str | Path, 
     :class:`~vadflow.detection.store.VideoObjects`). ``lazy``: ``features`` is a
     :class:`~vadflow.features.store.LazyRows` view read by clip ranges, not an array.
 
-    Layout ``frames`` (one row per sampled frame) puts the rows' frame indices in
+    Layout ``sampled_frames`` (one row per sampled frame) puts the rows' frame indices in
     ``extras["frame_index"]``. ``extra_features``: further feature files of the same rows (the
     real-time method's flow stream), each in ``extras["streams"][extractor]``; their frame grid
     must equal the main file's, and a video missing from one of them is skipped.
@@ -34,6 +37,8 @@ def load_videos(manifest: str | Path, labels: str | Path, features: str | Path, 
     table = read_manifest(manifest)
     rows = table[(table["split"] == split) & (table["status"] == "ok")]
     lab = read_labels(labels, list(rows["id"]))
+    if is_frames_file(features):
+        return _frame_videos(rows, lab, features, split, layouts, method, kind)
     out: list[VideoData] = []
     dets = None
     if detections:
@@ -63,7 +68,7 @@ def load_videos(manifest: str | Path, labels: str | Path, features: str | Path, 
             if int(attrs["n_frames"]) != int(r.frames):
                 raise FeatureStoreError(f"{features}: video {r.id} has n_frames {attrs['n_frames']} but the manifest says {r.frames}; re-extract")
             more: dict = {}
-            if str(attrs.get("layout", "clips")) == "frames":
+            if str(attrs.get("layout", "clips")) == "sampled_frames":
                 more["frame_index"] = frame_index(attrs)
             if extras:
                 streams = _extra_streams(extras, r.id, attrs)
@@ -94,3 +99,29 @@ def _extra_streams(extras: list[FeatureStore], vid: str, attrs: dict) -> dict | 
                                         f"{attrs.get(key)!r}; the streams of one method must sample the same frames")
         streams[str(a.get("extractor", store.path.stem))] = feats
     return streams
+
+
+def _frame_videos(rows, lab: dict, path: str | Path, split: str, layouts: tuple[str, ...], method: str, kind: str) -> list[VideoData]:
+    """Videos of a frame cache: ``frames`` is each one's lazy :class:`FrameSource`, ``features``
+    empty. The store stays open for the sources' lifetime (the process's)."""
+    store = FrameStore(path)
+    if "frames" not in layouts:
+        store.close()
+        raise FeatureStoreError(layout_error(method or "?", kind or "?", store.name, "frames", tuple(layouts), where=str(path)))
+    out = []
+    skipped = [vid for vid in rows["id"] if vid not in store]
+    failed = [vid for vid in skipped if vid in store.failed]
+    if failed:
+        log.warning("%d %s videos could not be decoded into %s (%s...) and are skipped", len(failed), split, path, ", ".join(failed[:3]))
+    for r in rows.itertuples():
+        if r.id not in store:
+            continue  # e.g. anomalous training videos, which the frame cache leaves out by default
+        src = store.source(r.id)
+        if src.n_frames != int(r.frames):
+            raise FeatureStoreError(f"{path}: video {r.id} has n_frames {src.n_frames} but the manifest says {r.frames}; rebuild the frame cache")
+        out.append(VideoData(id=r.id, features=np.zeros((len(src), 0), np.float32), n_frames=int(r.frames), clip_len=1,
+                             stride=int(src.index[1] - src.index[0]) if len(src) > 1 else 1, anomalous=bool(r.anomalous),
+                             cls=r.cls, frame_labels=lab.get(r.id), layout="frames", frames=src))
+    if not out:
+        raise FeatureStoreError(f"{path}: no {split} video has frames; check the frames job's log")
+    return out

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from vadflow.io import atomic_path
-from vadflow.methods.base import Method, MethodError, VideoData
+from vadflow.io import save_torch
+from vadflow.methods.base import Method, MethodError, VideoData, load_model_file, state_errors
 
 
 def fold_of(video_id: str, n_folds: int) -> int:
@@ -52,19 +52,17 @@ class FoldModels:
         return {vid: r for m in self.models for vid, r in m.skipped_train.items()}
 
     def save(self, path: str | Path) -> None:
-        import torch
+        from vadflow.device import runtime_info
 
-        with atomic_path(path) as tmp:
-            torch.save({"kind": self.cls.kind, "cfg": self.cfg, "folds": [m.state() for m in self.models]}, tmp)
+        save_torch({"kind": self.cls.kind, "cfg": self.cfg, "folds": [m.state() for m in self.models], "meta": runtime_info()}, path)
 
     @classmethod
     def load(cls, method_cls: type[Method], path: str | Path) -> "FoldModels":
-        import torch
-
-        blob = torch.load(path, map_location="cpu", weights_only=True)
+        blob = load_model_file(path, method_cls.kind, parts=("cfg", "folds"))
         out = cls(method_cls, blob["cfg"], len(blob["folds"]))
         for state in blob["folds"]:
             model = method_cls(blob["cfg"])
-            model.load_state(state)
+            with state_errors(path, method_cls.kind):
+                model.load_state(state)
             out.models.append(model)
         return out

@@ -433,15 +433,16 @@ def train_head(cfg: dict[str, Any], train: list[VideoData], labelled: tuple[np.n
 
 def save_head(path: str | Path, head: ProjectionHead, cfg: dict[str, Any], features_attrs: dict[str, Any]) -> None:
     """``results/{dataset}/heads/{name}.pt``: weights, config, and the features it was trained on."""
-    from vadflow.io import atomic_path
+    from vadflow.device import runtime_info
+    from vadflow.io import save_torch
 
     blob = {
         "cfg": dict(cfg),
         "head": head.state(),
         "features": {"extractor": str(features_attrs.get("extractor", "")), "config_hash": str(features_attrs.get("config_hash", ""))},
+        "meta": runtime_info(),
     }
-    with atomic_path(path) as tmp:
-        torch.save(blob, tmp)
+    save_torch(blob, path)
 
 
 def load_head(path: str | Path, features_attrs: dict[str, Any] | None = None) -> ProjectionHead:
@@ -450,8 +451,16 @@ def load_head(path: str | Path, features_attrs: dict[str, Any] | None = None) ->
     path = Path(path)
     if not path.is_file():
         raise MethodError(f"projection head file {path} does not exist (built by the `train_head` rule)")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    head = ProjectionHead.from_state(blob["head"])
+    from vadflow.io import UnsafeFileError, load_torch
+
+    try:
+        blob = load_torch(path, what="projection head file", remedy="Delete it and rerun its train_head job")
+        head = ProjectionHead.from_state(blob["head"])
+    except UnsafeFileError as exc:
+        raise MethodError(str(exc)) from None
+    except (KeyError, TypeError, RuntimeError, ValueError) as exc:
+        raise MethodError(f"{path} is not a projection head file ({type(exc).__name__}: {exc}); "
+                          "delete it and rerun its train_head job") from None
     if features_attrs is not None:
         want = str(features_attrs.get("config_hash", ""))
         have = blob.get("features", {}).get("config_hash", "")

@@ -1,7 +1,7 @@
 """Real-time two-stream detector (seed document 003, specs/realtime.md): a supervised per-frame
 classifier on [RGB GAP ‖ flow GAP ‖ bag of objects] with a 2-layer 4096-wide fusion head.
 
-Inputs come per sampled frame from per-frame extractors (layout ``frames``,
+Inputs come per sampled frame from per-frame extractors (layout ``sampled_frames``,
 features/sampled.py): ``features`` is the RGB stream, ``flow_features`` the motion stream (a
 ResNet-50 on flow images; null = one stream), ``detections`` the bag of objects (null = no bag).
 The variants of the spec's table are switches of this one kind: ``flow_features`` (2S/1S),
@@ -190,7 +190,7 @@ def train_mode(net: TwoStreamNet, stage: int) -> None:
 # ----------------------------------------------------------------------------- the method
 class Realtime(Method):
     kind = "realtime"
-    layouts = ("frames",)
+    layouts = ("sampled_frames",)
     supervision = "frame"
     #: the train job also hands over the dataset's validation videos (split val) when it has them.
     wants_validation: ClassVar[bool] = True
@@ -238,7 +238,7 @@ class Realtime(Method):
     def inputs(self, video: VideoData) -> np.ndarray:
         """``[K, D]`` float32: the video's rows as [RGB ‖ flow ‖ BoO], standardised if configured."""
         if video.layout not in self.layouts:
-            raise MethodError(f"realtime needs per-frame features (layout frames, an extractor with frame_steps); video {video.id!r} "
+            raise MethodError(f"realtime needs per-frame features (layout sampled_frames, an extractor with frame_steps); video {video.id!r} "
                               f"has layout {video.layout!r}")
         parts = [np.asarray(video.features, np.float32)]
         flow = self.cfg.get("flow_features")

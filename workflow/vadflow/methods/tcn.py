@@ -6,19 +6,10 @@ residual layer, so nothing computed from padded positions reaches a real clip.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
-
-def layers_for_window(window: int, kernel: int = 3) -> int:
-    """Formula 10: L = ceil(log2(W / floor(K/2))), the depth whose receptive field spans W."""
-    if kernel < 3 or kernel % 2 == 0:
-        raise ValueError(f"kernel must be odd and >= 3, got {kernel}")
-    if window < 1:
-        raise ValueError(f"window must be positive, got {window}")
-    return math.ceil(math.log2(window / (kernel // 2)))
+from vadflow.methods.windows import layers_for_window  # noqa: F401  (Formula 10; its home is windows)
 
 
 class DilatedResidualLayer(nn.Module):

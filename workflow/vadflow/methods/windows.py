@@ -6,6 +6,8 @@ max(ceil(T/(W/2))*W/2, W) with empty clips (zero features, mask 0, label -1).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 LABEL_PAD = -1.0
@@ -14,6 +16,17 @@ LABEL_PAD = -1.0
 def _check(width: int) -> None:
     if width < 0 or width % 2:
         raise ValueError(f"window width must be 0 (whole sequence) or a positive even number, got {width}")
+
+
+def layers_for_window(window: int, kernel: int = 3) -> int:
+    """Formula 10 (specs/adnet.md §3): L = ceil(log2(W / floor(K/2))), the deepest stack of
+    dilated layers (dilation 2^l) whose every layer still reaches a clip of a W-clip window:
+    layer l's taps sit floor(K/2)*2^l clips away, so past L they fall on padding only."""
+    if kernel < 3 or kernel % 2 == 0:
+        raise ValueError(f"kernel must be odd and >= 3, got {kernel}")
+    if window < 1:
+        raise ValueError(f"window must be positive, got {window}")
+    return math.ceil(math.log2(window / (kernel // 2)))
 
 
 def window_starts(n: int, width: int) -> np.ndarray:

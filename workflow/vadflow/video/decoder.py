@@ -2,6 +2,9 @@
 
 Frames are decoded once, sequentially, resized (OpenCV) and centre-cropped; clips are cut
 from a sliding buffer so a long video never sits in memory.
+A *frame folder* (one image per frame, as UCSD Ped and ShanghaiTech ship their videos) is a
+video too: its path is the folder, and the ``folder`` backend reads its images in natural
+order through the same resize/crop path, so every consumer decodes both alike.
 :class:`ClipStream` runs all of this in a background thread so the model never waits on
 the decoder.
 """
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -17,7 +21,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from vadflow.video.geometry import ClipSpec, clip_frame_indices, crop_box, resized_size
+from vadflow.video.geometry import ClipSpec, clip_frame_indices, crop_box, region_box, resized_size
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,60 @@ class VideoInfo:
     backend: str
 
 
+#: image files a frame folder may hold (UCSD: .tif; ShanghaiTech: .jpg; Ped masks: .bmp).
+IMAGE_EXTS = (".tif", ".tiff", ".jpg", ".jpeg", ".png", ".bmp")
+#: files that operating systems drop into folders; skipped, never an error.
+_IGNORED = ("thumbs.db", "desktop.ini")
+
+
+def _natural_key(name: str) -> list:
+    # "9.tif" before "10.tif": frame numbers are not always zero-padded.
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
+
+
+def frame_files(folder: str | Path) -> list[Path]:
+    """The images of a frame folder in natural order; anything else in it is an error naming the file."""
+    folder = Path(folder)
+    files, other = [], []
+    for p in folder.iterdir():
+        if p.name.startswith(".") or p.name.lower() in _IGNORED:
+            continue
+        (files if p.is_file() and p.suffix.lower() in IMAGE_EXTS else other).append(p)
+    if other:
+        raise DecodeError(f"{other[0]}: not an image ({', '.join(IMAGE_EXTS)}) in frame folder {folder}; "
+                          f"a frame folder holds one image per frame and nothing else ({len(other)} such entries)")
+    if not files:
+        raise DecodeError(f"{folder}: frame folder holds no images ({', '.join(IMAGE_EXTS)})")
+    exts = {p.suffix.lower() for p in files}
+    if len(exts) > 1:
+        raise DecodeError(f"{folder}: frame folder mixes image types {sorted(exts)}; frames must be one sequence")
+    return sorted(files, key=lambda p: _natural_key(p.name))
+
+
+def _read_image(path: Path) -> np.ndarray:
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)  # grey .tif frames come back as 3 equal channels
+    if img is None:
+        raise DecodeError(f"{path}: cannot read image")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def _probe_folder(path: Path) -> VideoInfo:
+    files = frame_files(path)
+    first = _read_image(files[0])
+    _read_image(files[-1])  # a truncated last file fails here, as a truncated video does
+    # A folder has no frame rate: the dataset's (datasets.<name>.fps) goes into the manifest.
+    return VideoInfo(len(files), 0.0, int(first.shape[1]), int(first.shape[0]), "folder")
+
+
+def _frames_folder(path: Path, wanted: np.ndarray | None) -> Iterator[tuple[int, np.ndarray]]:
+    files = frame_files(path)
+    order = range(len(files)) if wanted is None else wanted[wanted < len(files)].tolist()
+    for j in order:
+        yield j, _read_image(files[j])
+
+
 def _decord():
     try:
         import decord
@@ -44,7 +102,9 @@ def _decord():
         return None
 
 
-def _backends(backend: str) -> list[str]:
+def _backends(backend: str, path: Path | None = None) -> list[str]:
+    if path is not None and path.is_dir():
+        return ["folder"]  # whatever the configured backend: it reads video files only
     if backend == "auto":
         return ["decord", "pyav"] if _decord() is not None else ["pyav"]
     if backend == "decord" and _decord() is None:
@@ -103,6 +163,8 @@ def probe(path: str | Path, backend: str = "auto") -> VideoInfo:
     frame to count them.
     """
     path = Path(path)
+    if path.is_dir():
+        return _probe_folder(path)
     if not path.is_file():
         raise DecodeError(f"{path}: file not found")
     if path.stat().st_size == 0:
@@ -128,8 +190,7 @@ def _resize(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(frame, (size[1], size[0]), interpolation=interp)
 
 
-def _frames_decord(path: Path, size: tuple[int, int], frame_hw: tuple[int, int],
-                   wanted: np.ndarray | None) -> Iterator[tuple[int, np.ndarray]]:
+def _frames_decord(path: Path, frame_hw: tuple[int, int], wanted: np.ndarray | None) -> Iterator[tuple[int, np.ndarray]]:
     # Decode at native size and resize with OpenCV: decord's built-in (FFmpeg filter) scaling
     # ran at about half the speed on 2 cores (benchmarks/extract.py, P2). One thread per
     # reader: parallelism comes from decoding several videos at once (decode_workers).
@@ -142,10 +203,10 @@ def _frames_decord(path: Path, size: tuple[int, int], frame_hw: tuple[int, int],
     for a in range(0, len(order), chunk):
         part = order[a : a + chunk]
         for j, frame in zip(part.tolist(), vr.get_batch(part.tolist()).asnumpy()):
-            yield j, _resize(frame, size)
+            yield j, frame
 
 
-def _frames_pyav(path: Path, size: tuple[int, int], wanted: np.ndarray | None) -> Iterator[tuple[int, np.ndarray]]:
+def _frames_pyav(path: Path, wanted: np.ndarray | None) -> Iterator[tuple[int, np.ndarray]]:
     import av
 
     keep = None if wanted is None else set(wanted.tolist())
@@ -154,21 +215,33 @@ def _frames_pyav(path: Path, size: tuple[int, int], wanted: np.ndarray | None) -
         stream.thread_type = "AUTO"
         for j, frame in enumerate(container.decode(stream)):
             if keep is None or j in keep:
-                yield j, _resize(frame.to_ndarray(format="rgb24"), size)
+                yield j, frame.to_ndarray(format="rgb24")
 
 
 def _indexed_frames(path: Path, spec: ClipSpec, info: VideoInfo, backend: str,
                     wanted: np.ndarray | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """``(index, frame)`` for every frame, or for the sorted ``wanted`` indices only."""
-    size = resized_size(info.height, info.width, spec.resize)
+    """``(index, frame)`` for every frame, or for the sorted ``wanted`` indices only: the
+    native frame cut to ``spec.region``, resized, then centre-cropped."""
+    try:
+        rt, rl, rh, rw = region_box(info.height, info.width, spec.region)
+    except ValueError as exc:
+        raise DecodeError(f"{path}: {exc}") from None
+    size = resized_size(rh, rw, spec.resize)
     top, left, ch, cw = crop_box(size[0], size[1], spec.crop)
-    names = _backends(backend)
+    names = _backends(backend, path)
     for i, name in enumerate(names):
         produced = 0
         try:
-            gen = _frames_decord(path, size, (info.height, info.width), wanted) if name == "decord" else _frames_pyav(path, size, wanted)
+            if name == "folder":
+                gen = _frames_folder(path, wanted)
+            elif name == "decord":
+                # Decode at native size and resize with OpenCV (_frames_decord says why).
+                gen = _frames_decord(path, (info.height, info.width), wanted)
+            else:
+                gen = _frames_pyav(path, wanted)
             for j, frame in gen:
                 produced += 1
+                frame = _resize(frame[rt : rt + rh, rl : rl + rw], size)
                 yield j, frame[top : top + ch, left : left + cw]
             return
         except Exception as exc:  # noqa: BLE001
@@ -190,14 +263,16 @@ def iter_frames_at(path: str | Path, spec: ClipSpec, info: VideoInfo, indices: n
     """``(index, frame)`` for the sorted frame ``indices`` only (every frame when None), resized
     and cropped per ``spec``: object detection reads clip centre frames this way."""
     wanted = None if indices is None else np.unique(np.asarray(indices, dtype=np.int64))
-    if wanted is not None and len(wanted) >= info.n_frames:
-        wanted = None
+    if wanted is not None and np.array_equal(wanted, np.arange(info.n_frames)):
+        wanted = None  # every frame: a sequential read beats fetching each by index
     yield from _indexed_frames(Path(path), spec, info, backend, wanted)
 
 
-def iter_frames(path: str | Path, spec: ClipSpec, info: VideoInfo, backend: str = "auto") -> Iterator[np.ndarray]:
-    """Resized and centre-cropped RGB uint8 frames ``[h, w, 3]``, in order."""
-    for _, frame in _indexed_frames(Path(path), spec, info, backend):
+def iter_frames(path: str | Path, spec: ClipSpec, info: VideoInfo, backend: str = "auto",
+                indices: np.ndarray | None = None) -> Iterator[np.ndarray]:
+    """Resized and centre-cropped RGB uint8 frames ``[h, w, 3]``, in order: every frame, or
+    only the sorted, unique ``indices`` (fetched by index where the backend can seek)."""
+    for _, frame in iter_frames_at(path, spec, info, indices, backend):
         yield frame
 
 

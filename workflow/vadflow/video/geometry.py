@@ -23,6 +23,8 @@ class ClipSpec:
     ``spread`` makes one clip per video of ``clip_len`` frames equispaced over the whole
     video (:func:`spread_indices`): the pretraining input of the Xception-LSTM (mil.md §8),
     never a timeline to score.
+    ``region``: ``(top, left, h, w)`` cut from the native frame *before* resizing (the
+    per-dataset crops of specs/svdd_cae.md §2); None keeps the whole frame.
     """
 
     clip_len: int = 16
@@ -30,13 +32,16 @@ class ClipSpec:
     resize: int | tuple[int, int] | None = None
     crop: int | tuple[int, int] | None = None
     tail: str = "drop"
+    region: tuple[int, int, int, int] | None = None
 
     @classmethod
     def from_cfg(cls, cfg: dict) -> "ClipSpec":
         def size(v):
             return tuple(v) if isinstance(v, (list, tuple)) else v
 
-        return cls(int(cfg["clip_len"]), int(cfg["stride"]), size(cfg.get("resize")), size(cfg.get("crop")), cfg.get("tail", "drop"))
+        region = cfg.get("region")
+        return cls(int(cfg["clip_len"]), int(cfg["stride"]), size(cfg.get("resize")), size(cfg.get("crop")), cfg.get("tail", "drop"),
+                   tuple(int(v) for v in region) if region else None)
 
 
 TAILS = ("drop", "pad", "spread")
@@ -121,3 +126,13 @@ def split_steps(frame_steps: dict, split: str) -> list[int]:
         raise ValueError(f"frame_steps {frame_steps} has no steps for split {split!r} nor for train")
     return [int(s) for s in got]
 
+
+def region_box(height: int, width: int, region: tuple[int, int, int, int] | None) -> tuple[int, int, int, int]:
+    """``(top, left, h, w)`` of ``region`` inside a native ``height x width`` frame; the whole
+    frame for None. A region reaching past the frame is an error, not a silent clip."""
+    if region is None:
+        return 0, 0, height, width
+    top, left, h, w = (int(v) for v in region)
+    if top < 0 or left < 0 or h < 1 or w < 1 or top + h > height or left + w > width:
+        raise ValueError(f"region (top, left, h, w) = {tuple(region)} does not fit in a {height}x{width} frame")
+    return top, left, h, w

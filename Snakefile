@@ -28,6 +28,7 @@ include: "workflow/rules/lstm.smk"
 include: "workflow/rules/methods.smk"
 include: "workflow/rules/lof.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/realtime.smk"
 
 
 rule all:

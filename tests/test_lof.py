@@ -151,6 +151,36 @@ def test_minmax_keeps_order_and_save_load_roundtrip(tmp_path):
         np.testing.assert_array_equal(back.score(v), raw[v.id])
 
 
+def test_standardize_features_makes_lof_blind_to_feature_units(tmp_path):
+    """z-scoring before the head: rescaling one feature dimension (another unit) leaves the
+    LOF values unchanged; without it the large dimension dominates the neighbourhoods."""
+    rng = np.random.default_rng(4)
+    train = [video(f"n{i}", rng.normal(size=(40, 6))) for i in range(3)]
+    test = video("t", np.vstack([rng.normal(size=(10, 6)), rng.normal(size=(4, 6)) + [0, 0, 0, 0, 0, 6]]))
+    scale = np.array([1000.0, 1, 1, 1, 1, 1], np.float32)  # dimension 0 in other units, dimension 5 carries the anomaly
+
+    def rescaled(v):
+        return video(v.id, v.features * scale)
+
+    for head in ("random", "none"):
+        cfg = {"kind": "lof", "head": head, "embedding_dim": 16, "seed": 1, "n_neighbors": 10}
+        plain, scaled = LOF({**cfg, "standardize_features": True}), LOF({**cfg, "standardize_features": True})
+        plain.fit(train)
+        scaled.fit([rescaled(v) for v in train])
+        np.testing.assert_allclose(scaled.snippet_scores(rescaled(test).features), plain.snippet_scores(test.features), rtol=1e-4)
+        assert plain.snippet_scores(test.features)[10:].min() > plain.snippet_scores(test.features)[:10].max()
+        raw = LOF(cfg)
+        raw.fit([rescaled(v) for v in train])
+        s = raw.snippet_scores(rescaled(test).features)
+        assert s[10:].min() < s[:10].max()  # the anomaly drowns in dimension 0's spread
+        plain.save(tmp_path / f"{head}.pt")
+        np.testing.assert_array_equal(LOF.load(tmp_path / f"{head}.pt").snippet_scores(test.features), plain.snippet_scores(test.features))
+    trained = LOF({"kind": "lof", "head": "my_head", "standardize_features": True})
+    trained.set_head(ProjectionHead(torch.eye(6), torch.zeros(6), {"mode": "simclr"}))
+    with pytest.raises(MethodError, match="built-in heads"):
+        trained.fit(train)
+
+
 def test_lof_needs_normal_training_videos_and_a_head_file():
     with pytest.raises(MethodError, match="no normal training video"):
         LOF({"kind": "lof"}).fit([video("a", np.ones((4, 3)), anomalous=True)])
@@ -409,6 +439,8 @@ def test_config_checks_for_heads(cfg):
     cfg["heads"]["missing"]["features"] = "i3d"
     vc.check(cfg)
     assert vc.method_head(cfg, "synthetic", "lof") == ["results/synthetic/heads/missing.pt"]
+    with pytest.raises(vc.ConfigError, match="methods.lof.standardize_features .* trained head"):
+        vc.check({**cfg, "methods": {"lof": {**cfg["methods"]["lof"], "standardize_features": True}}})
     cfg["methods"]["lof"]["protocol"] = "thesis"
     assert vc.default_targets(cfg) == ["results/synthetic/summary.csv", "results/synthetic/lof_thesis_auc.csv"]
     cfg["methods"]["lof"]["train_split"] = "test_folds"
@@ -444,12 +476,14 @@ def test_default_configs_resolve_lof_per_dataset(cfg):
 
     validate(cfg, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
     vc.check(cfg)
-    # Synthetic: I3D (a 3D ResNet-50 is too slow on 2 CPU cores); real data: the spec's R(2+1)D-50.
-    assert vc.method_features(cfg, "synthetic", "lof") == "results/synthetic/features/i3d.h5"
-    assert vc.head_features(cfg, "synthetic", "simclr") == "results/synthetic/features/i3d.h5"
+    # Synthetic: weight-free flow features (a 3D ResNet-50 is too slow on 2 CPU cores, and the
+    # synthetic anomalies are motion); real data: the spec's R(2+1)D-50.
+    assert vc.method_features(cfg, "synthetic", "lof") == "results/synthetic/features/flow.h5"
+    assert vc.head_features(cfg, "synthetic", "simclr") == "results/synthetic/features/flow.h5"
+    assert vc.method_params(cfg, "synthetic", "lof")["standardize_features"] is True
     assert vc.method_features(cfg, "ucf_crime", "lof") == "results/ucf_crime/features/r2plus1d_50.h5"
     lof = vc.method_params(cfg, "ucf_crime", "lof")
-    assert (lof["head"], lof["embedding_dim"], lof["n_neighbors"], lof["standardize"]) == ("random", 256, 20, False)
+    assert (lof["head"], lof["embedding_dim"], lof["n_neighbors"], lof["standardize"], lof["standardize_features"]) == ("random", 256, 20, False, False)
     assert vc.method_head(cfg, "synthetic", "lof") == [] and vc.method_head(cfg, "ucf_crime", "lof_simclr") == ["results/ucf_crime/heads/simclr.pt"]
     assert "results/synthetic/lof_thesis_auc.csv" in vc.default_targets(cfg)
 

@@ -88,6 +88,38 @@ def test_layout_names_and_split_lists(dataset):
             assert re.fullmatch(pattern, line), line
 
 
+def test_validation_split_leaves_train_and_test_as_they_were(dataset, tmp_path):
+    """n_val_* adds labelled validation videos after the test ones; train and test videos,
+    ids and files are byte for byte those of the dataset without them, and the manifest
+    stage reads the new split with its frame labels."""
+    from vadflow.data.manifest import build_manifest
+
+    root, manifest = dataset
+    with_val = tmp_path / "with_val"
+    synthetic.generate(tiny_cfg(n_val_normal=2, n_val_anomalous=3), with_val, progress=False)
+    videos = json.loads((with_val / "manifest.json").read_text())["videos"]
+    assert videos[: len(manifest["videos"])] == manifest["videos"]
+    val = videos[len(manifest["videos"]):]
+    assert [v["split"] for v in val] == ["val"] * 5 and sum(v["class"] == "Normal" for v in val) == 2
+    assert all(v["events"] for v in val if v["class"] != "Normal")
+    assert not {v["id"] for v in val} & {v["id"] for v in manifest["videos"]}
+    files = annotation_files(with_val)
+    for rel, data in annotation_files(root).items():
+        if not rel.endswith("val.json"):
+            assert files[rel] == data, rel
+    assert (with_val / "Anomaly_Detection_splits/Anomaly_Val.txt").read_text().splitlines() == [
+        v["relpath"].removeprefix("Videos/") for v in val]
+    assert not (root / "Anomaly_Detection_splits/Anomaly_Val.txt").exists()
+
+    table, labels, _ = build_manifest({"kind": "synthetic", "root": str(with_val)}, progress=False)
+    assert list(table["split"]) == [v["split"] for v in videos]
+    for v in val:
+        expect = np.zeros(v["n_frames"], np.uint8)
+        for ev in v["events"]:
+            expect[ev["start"]:ev["end"]] = 1
+        np.testing.assert_array_equal(labels[v["id"]], expect)
+
+
 def test_temporal_annotations_are_one_based_inclusive(dataset):
     root, manifest = dataset
     for split, stem in (("train", "Training"), ("test", "Testing")):

@@ -41,6 +41,8 @@ rule summary:
         details=lambda wc: vc.per_method(config, "results/{dataset}/{method}/evaluation.json", wc.dataset),
         images=lambda wc: vc.per_method(config, "results/{dataset}/{method}/timelines.png", wc.dataset),
         thesis=lambda wc: vc.thesis_targets(config, wc.dataset),
+        # realtime methods: SAS video-level metrics and resources.json
+        realtime=lambda wc: vc.realtime_report_files(config, wc.dataset),
     output:
         csv="results/{dataset}/summary.csv",
         html="results/{dataset}/report.html",
@@ -55,5 +57,5 @@ rule summary:
         cpus_per_task=vc.job_threads,
     shell:
         "vadflow summary --dataset {wildcards.dataset} --auc {input.auc:q} --f1 {input.f1:q} --per-class {input.per_class:q}"
-        " --details {input.details:q} --images {input.images:q} --thesis {input.thesis:q}"
+        " --details {input.details:q} --images {input.images:q} --thesis {input.thesis:q} --realtime {input.realtime:q}"
         " --out-csv {output.csv:q} --out-html {output.html:q} 2>&1 | tee {log:q}"

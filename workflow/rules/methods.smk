@@ -12,6 +12,8 @@ rule train:
         head=lambda wc: vc.method_head(config, wc.dataset, wc.method),
         # object detections on the clips' centre frames (ADOR: `detections: <a detectors entry>`), else nothing
         detections=lambda wc: vc.method_detections(config, wc.dataset, wc.method),
+        # further feature files of the method's rows (the realtime flow stream), else nothing
+        extra=lambda wc: vc.method_extra_features(config, wc.dataset, wc.method),
     output:
         "results/{dataset}/{method}/model.pt",
     log:
@@ -28,8 +30,8 @@ rule train:
         cfg=lambda wc: vc.as_json(vc.method_params(config, wc.dataset, wc.method)),
     shell:
         "vadflow train --cfg {params.cfg:q} --manifest {input.manifest:q} --labels {input.labels:q}"
-        " --features {input.features:q} --head {input.head:q} --detections {input.detections:q} --threads {threads}"
-        " --out {output:q} 2>&1 | tee {log:q}"
+        " --features {input.features:q} --head {input.head:q} --detections {input.detections:q} --extra-features {input.extra:q}"
+        " --threads {threads} --out {output:q} 2>&1 | tee {log:q}"
 
 
 rule score:
@@ -39,6 +41,7 @@ rule score:
         labels="results/{dataset}/labels.h5",
         features=lambda wc: vc.method_features(config, wc.dataset, wc.method),
         detections=lambda wc: vc.method_detections(config, wc.dataset, wc.method),
+        extra=lambda wc: vc.method_extra_features(config, wc.dataset, wc.method),
     output:
         "results/{dataset}/{method}/scores.h5",
     log:
@@ -55,4 +58,5 @@ rule score:
         cfg=lambda wc: vc.as_json(vc.method_params(config, wc.dataset, wc.method)),
     shell:
         "vadflow score --cfg {params.cfg:q} --model {input.model:q} --manifest {input.manifest:q} --labels {input.labels:q}"
-        " --features {input.features:q} --detections {input.detections:q} --threads {threads} --out {output:q} 2>&1 | tee {log:q}"
+        " --features {input.features:q} --detections {input.detections:q} --extra-features {input.extra:q} --threads {threads}"
+        " --out {output:q} 2>&1 | tee {log:q}"

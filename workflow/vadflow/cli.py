@@ -119,18 +119,29 @@ def cmd_train(a: argparse.Namespace) -> None:
     _set_threads(a.threads)
     cfg = _cfg(a.cfg)
     cls = get_method(cfg["kind"])
+    extra = list(getattr(a, "extra_features", None) or [])
     if cfg.get("train_split", "train") == "test_folds":
         from vadflow.methods.folds import FoldModels
 
         videos = load_videos(a.manifest, a.labels, a.features, split="test", layouts=cls.layouts,
-                             method=cfg.get("name", ""), kind=cfg["kind"], detections=_detections(a), lazy=cls.lazy_features)
+                             method=cfg.get("name", ""), kind=cfg["kind"], detections=_detections(a), lazy=cls.lazy_features,
+                             extra_features=extra)
         log.warning("train_split: test_folds: training %d models on the annotated TEST videos; each test video "
                     "is scored only by the model of the folds that exclude it", cfg.get("folds", 5))
         model = FoldModels(cls, cfg, int(cfg.get("folds", 5)))
     else:
         videos = load_videos(a.manifest, a.labels, a.features, split="train", layouts=cls.layouts,
-                             method=cfg.get("name", ""), kind=cfg["kind"], detections=_detections(a), lazy=cls.lazy_features)
+                             method=cfg.get("name", ""), kind=cfg["kind"], detections=_detections(a), lazy=cls.lazy_features,
+                             extra_features=extra)
         model = cls(cfg)
+        if getattr(cls, "wants_validation", False):
+            from vadflow.data.manifest import read_manifest
+
+            table = read_manifest(a.manifest)
+            if ((table["split"] == "val") & (table["status"] == "ok")).any():
+                model.set_validation(load_videos(a.manifest, a.labels, a.features, split="val", layouts=cls.layouts,
+                                                 method=cfg.get("name", ""), kind=cfg["kind"], detections=_detections(a),
+                                                 lazy=cls.lazy_features, extra_features=extra))
     if getattr(a, "head", None) and a.head[0]:
         # A trained projection head (LOF): checked against the features it will be applied to.
         from vadflow.features.store import FeatureStore
@@ -140,6 +151,16 @@ def cmd_train(a: argparse.Namespace) -> None:
             model.set_head(load_head(a.head[0], store.attrs))
     log.info("training %s (kind %s) on %d videos", cfg.get("name"), cfg["kind"], len(videos))
     model.fit(videos)
+    from vadflow.features.store import origin
+
+    # The extractors behind the inputs travel with the model, so `vadflow watch` can rebuild them.
+    model.origin = {"features": [origin(p) for p in [a.features, *extra]]}
+    if _detections(a):
+        from vadflow.detection.store import DetectionStore
+
+        with DetectionStore(_detections(a)) as dets:
+            model.origin["detections"] = {k: str(dets.attrs[k]) for k in ("detector", "backend", "config", "class_names", "weights")
+                                              if k in dets.attrs}
     model.save(a.out)
 
 
@@ -164,7 +185,8 @@ def cmd_score(a: argparse.Namespace) -> None:
     else:
         model = cls.load(a.model)
     test = load_videos(a.manifest, a.labels, a.features, split="test", layouts=cls.layouts,
-                       method=cfg.get("name", ""), kind=cfg["kind"], detections=_detections(a), lazy=cls.lazy_features)
+                       method=cfg.get("name", ""), kind=cfg["kind"], detections=_detections(a), lazy=cls.lazy_features,
+                       extra_features=list(a.extra_features or []))
     skipped = {v.id: r for v in test if (r := model.skip_reason(v)) is not None}
     scores = {v.id: model.score(v) for v in tqdm(test, desc=f"score {cfg.get('name')}", unit="video", disable=a.quiet)}
     if hasattr(model, "finalize_scores"):
@@ -181,12 +203,14 @@ def cmd_score(a: argparse.Namespace) -> None:
     table = read_manifest(a.manifest)
     ok = table[(table["split"] == "test") & (table["status"] == "ok")]["id"]
     unscored = {vid: failed.get(vid, "no features") for vid in ok if vid not in scores}
+    # a test-set normalisation's constants (LOF min-max), so `vadflow watch` applies the same map
+    norm = model.normalisation_attrs() if hasattr(model, "normalisation_attrs") else {}
     # main_set names the headline; a method's further score sets (other protocols) and logged
     # per-frame values go beside it (svdd_cae)
     write_scores(a.out, scores, attrs={"method": cfg.get("name", ""), "kind": cfg["kind"], "protocol": protocol,
                                        **provenance, "left_out": json.dumps(unscored, sort_keys=True),
                                        **skipped_attrs(skipped, model.skipped_train),
-                                       "main_set": getattr(model, "main_set", "main")},
+                                       "main_set": getattr(model, "main_set", "main"), **norm},
                  sets=getattr(model, "score_sets", dict)(), logs=getattr(model, "score_logs", dict)())
 
 
@@ -297,13 +321,85 @@ def cmd_weights_convert(a: argparse.Namespace) -> None:
     log.info("wrote %s (%d tensors); point features.<name>.weights at it", out, len(state_dict))
 
 
+def cmd_watch(a: argparse.Namespace) -> None:
+    from vadflow.streaming.watch import watch
+
+    if a.threads:
+        _set_threads(a.threads)
+    else:
+        import torch
+
+        torch.set_flush_denormal(True)
+    watch(a.model, a.source, out=a.out, fmt=a.format, threshold=a.threshold, fps=a.fps, timeout=a.read_timeout, pace=a.pace,
+          windows=a.windows, scores=a.scores, device=a.device, origin=_watch_origin(a), stats=a.stats, max_frames=a.max_frames)
+
+
+def _watch_origin(a: argparse.Namespace) -> dict[str, Any] | None:
+    """``--config``: the extractor configs of a model.pt that does not record them, resolved from
+    the workflow config (dataset and method from --dataset/--method or the path results/<ds>/<method>/model.pt)."""
+    if not a.config:
+        return None
+    from pathlib import Path
+
+    import yaml
+
+    from vadflow import config as vc
+
+    cfg = yaml.safe_load(Path(a.config).read_text())
+    try:
+        from snakemake.utils import validate
+
+        validate(cfg, str(Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"))  # fills the defaults
+    except ImportError:
+        log.warning("snakemake is not installed: schema defaults are not filled in for --config")
+    parts = Path(a.model).resolve().parts
+    dataset = a.dataset or (parts[-3] if len(parts) >= 3 else None)
+    method = a.method or (parts[-2] if len(parts) >= 2 else None)
+    params = vc.method_params(cfg, dataset, method)
+    names = [params["features"]] + [Path(p).stem for p in vc.method_extra_features(cfg, dataset, method)]
+    out = []
+    for name in names:
+        ep = vc.extractor_params(cfg, dataset, name)
+        out.append({"extractor": name, "config": vc.as_json(ep)})
+    return {"features": out}
+
+
+def cmd_video_level(a: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from vadflow.data.manifest import read_manifest
+    from vadflow.evaluation.video_level import video_level
+    from vadflow.io import atomic_path
+    from vadflow.scores import read_scores
+
+    cfg = _cfg(a.cfg)
+    scores = read_scores(a.scores)
+    table = read_manifest(a.manifest)
+    videos = table[(table["split"] == "test") & table["id"].isin(list(scores))][["id", "anomalous"]]
+    per_video, summary = video_level(scores, videos, cfg.get("sas"))
+    name = cfg.get("name", "")
+    per_video.insert(0, "method", name)
+    with atomic_path(a.per_video) as tmp:
+        per_video.to_csv(tmp, index=False, float_format="%.6g")
+    with atomic_path(a.out) as tmp:
+        pd.DataFrame([{"method": name, **summary}]).to_csv(tmp, index=False, float_format="%.6g")
+    log.info("%s video level (SAS): %s", name, summary)
+
+
+def cmd_resources(a: argparse.Namespace) -> None:
+    from vadflow.streaming.resources import measure
+
+    _set_threads(a.threads)
+    measure(a.model, a.manifest, a.root, a.out, n_frames=a.frames)
+
+
 def cmd_summary(a: argparse.Namespace) -> None:
     from vadflow.evaluation.report import skipped_notes, write_report
 
     for note in skipped_notes(a.auc):
         log.warning("%s", note)
     write_report(a.auc, a.f1, a.out_csv, a.out_html, images=a.images, dataset=a.dataset, thesis_csvs=a.thesis,
-                 per_class_csvs=a.per_class, details=a.details)
+                 per_class_csvs=a.per_class, details=a.details, realtime=getattr(a, "realtime", None) or [])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -365,6 +461,8 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument(k, required=True)
         sp.add_argument("--threads", type=int, default=None)
         sp.add_argument("--detections", nargs="*", default=[], help="detections file (methods with `detections:`, ADOR); empty = none")
+        sp.add_argument("--extra-features", nargs="*", default=[],
+                        help="further feature files of the method's rows (the realtime flow stream); empty = none")
         if name == "score":
             sp.add_argument("--model", required=True)
         else:
@@ -397,6 +495,36 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", default=None, help="output path (default: <stem>.state_dict.pt beside FILE)")
     sp.add_argument("file", metavar="FILE")
 
+    sp = add("video-level", cmd_video_level, "SAS video-level decisions and VL-P/R/F1 of a realtime method (specs/realtime.md §8)")
+    for k in ("--cfg", "--manifest", "--scores", "--out", "--per-video"):
+        sp.add_argument(k, required=True)
+
+    sp = add("resources", cmd_resources, "parameters, FLOPs and frames/s per stage of a realtime model (specs/realtime.md §10)")
+    for k in ("--model", "--manifest", "--root", "--out"):
+        sp.add_argument(k, required=True)
+    sp.add_argument("--frames", type=int, default=60, help="frames of the first test video to time")
+    sp.add_argument("--threads", type=int, default=None)
+
+    sp = add("watch", cmd_watch, "score a live stream or a video file frame by frame with a trained model.pt")
+    sp.add_argument("--model", required=True, help="results/<dataset>/<method>/model.pt")
+    sp.add_argument("source", metavar="SOURCE", help="video file, URL (rtsp://, http://, ...), '-' for standard input, or a camera index")
+    sp.add_argument("--out", default=None, help="write rows to this .csv or .jsonl file instead of stdout")
+    sp.add_argument("--format", choices=("csv", "jsonl"), default=None, help="output format (default: from --out's suffix, else csv)")
+    sp.add_argument("--threshold", type=float, default=0.5, help="alarm when the score reaches it (realtime: when the SAS exceeds it)")
+    sp.add_argument("--fps", type=float, default=None, help="source frame rate when it does not report one (default 30)")
+    sp.add_argument("--read-timeout", type=float, default=10.0, help="seconds without a frame before the source counts as stalled")
+    sp.add_argument("--pace", action="store_true", help="release a file's frames at its frame rate, as a live camera would")
+    sp.add_argument("--windows", choices=("causal", "exact"), default="causal",
+                    help="window methods: emit each window's newest half at once (causal), or the offline merge one window later (exact)")
+    sp.add_argument("--scores", default=None, help="scores.h5 with the LOF min-max constants (default: beside the model)")
+    sp.add_argument("--config", default=None, help="workflow config, for a model.pt that does not record its extractors")
+    sp.add_argument("--dataset", default=None, help="with --config: the dataset (default: from the model path)")
+    sp.add_argument("--method", default=None, help="with --config: the method (default: from the model path)")
+    sp.add_argument("--device", default=None, help="auto, cpu or cuda[:N] (default: the extractor's device setting)")
+    sp.add_argument("--stats", default=None, help="also write the run summary (frames/s, latency) to this JSON file")
+    sp.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    sp.add_argument("--threads", type=int, default=None)
+
     sp = add("summary", cmd_summary, "summary.csv and report.html over methods")
     sp.add_argument("--dataset", required=True)
     sp.add_argument("--auc", nargs="+", required=True)
@@ -405,6 +533,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--details", nargs="*", default=[], help="evaluation JSONs of `vadflow evaluate`")
     sp.add_argument("--images", nargs="*", default=[])
     sp.add_argument("--thesis", nargs="*", default=[], help="LOF thesis-protocol CSVs")
+    sp.add_argument("--realtime", nargs="*", default=[], help="realtime methods' {method}_vl.csv and resources.json files")
     sp.add_argument("--out-csv", required=True)
     sp.add_argument("--out-html", required=True)
     return p
@@ -432,7 +561,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
                          ("vadflow.methods.base", "MethodError"), ("vadflow.video.decoder", "DecodeError"),
                          ("vadflow.features.lstm_clip", "PretrainError"), ("vadflow.features.checkpoints", "CheckpointError"),
                          ("vadflow.io", "ArtifactWriteError"), ("vadflow.io", "UnsafeFileError"),
-                         ("vadflow.detection.base", "DetectorError"), ("vadflow.detection.store", "DetectionStoreError")):
+                         ("vadflow.detection.base", "DetectorError"), ("vadflow.detection.store", "DetectionStoreError"),
+                         ("vadflow.streaming.source", "SourceError"), ("vadflow.features.online", "OnlineError")):
         try:
             errors.append(getattr(importlib.import_module(module), name))
         except ImportError:

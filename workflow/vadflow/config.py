@@ -131,6 +131,9 @@ DEFAULT_CLIP = {"clip_len": 16, "stride": 16, "tail": "drop"}
 def clip_grid(config: dict, dataset: str, extractor: str) -> dict[str, Any]:
     """``clip_len``, ``stride`` and ``tail`` of an extractor as ``dataset`` resolves it."""
     params = extractor_params(config, dataset, extractor)
+    if params.get("frame_steps") and params.get("source", "extract") == "extract":
+        # a per-sampled-frame extractor (features/sampled.py): one row per sampled frame of each split
+        return {"clip_len": 1, "stride": 1, "tail": "drop", "frame_steps": params["frame_steps"]}
     return {k: params.get(k) or v for k, v in DEFAULT_CLIP.items()}
 
 
@@ -195,6 +198,9 @@ def _check_detectors(config: dict) -> None:
                                   f"(known: {', '.join(sorted(dets)) or 'none defined'}) or set encoder: action")
             if det not in dets:
                 raise ConfigError(f"{where} = {det!r} names no detector under `detectors:` (known: {', '.join(sorted(dets)) or 'none defined'})")
+            if params.get("kind") == "ador" and (detector_params(config, ds, det).get("roi") or {}).get("features") is False:
+                raise ConfigError(f"{where} = {det!r}: detectors.{det}.roi.features is false (no object features), which ADOR's "
+                                  "object encoder needs")
             grid_f = clip_grid(config, ds, params["features"])
             grid_d = clip_grid(config, ds, detector_params(config, ds, det)["features"])
             if grid_f != grid_d:
@@ -264,6 +270,8 @@ def lstm_pretrain_params(config: dict, dataset: str, extractor: str) -> dict[str
 def feature_layout(config: dict, dataset: str, extractor: str) -> str:
     """``clips`` or ``segments32``: what ``features/{extractor}.h5`` of ``dataset`` holds."""
     params = extractor_params(config, dataset, extractor)
+    if params.get("frame_steps") and params.get("source", "extract") == "extract":
+        return "sampled_frames"  # one row per sampled frame (features/sampled.py): the real-time method's streams
     if params.get("frames") and params.get("source", "extract") == "extract":
         return "clip_frames"  # per-frame features of each clip: read by lstm extractors only
     if not is_import(params):
@@ -405,6 +413,9 @@ def _check_heads(config: dict) -> None:
             head = params.get("head", "random")
             if head in ("random", "none"):
                 continue
+            if params.get("standardize_features"):
+                raise ConfigError(f"methods.{name}.standardize_features (dataset {ds}): head {head!r} is a trained head, which z-scores "
+                                  f"its raw input features itself; standardize_features is for the built-in heads random and none")
             if head not in heads:
                 raise ConfigError(f"methods.{name}.head = {head!r}: expected 'random', 'none' or a key of `heads:` "
                                   f"(known: {', '.join(sorted(heads)) or 'none defined'})")
@@ -454,6 +465,10 @@ def check(config: dict) -> None:
                 f"methods.{name}.features = {sec.get('features')!r} names no extractor under `features:` "
                 f"(known: {', '.join(sorted(config['features']))})"
             )
+    for name, sec in config["methods"].items():
+        if sec.get("kind") == "realtime":
+            for ds in config["datasets"]:
+                _check_realtime(config, ds, name)
     for name in config.get("run_methods") or []:
         if name not in config["methods"]:
             raise ConfigError(f"run_methods lists {name!r}, which is not a key of `methods:`")
@@ -531,6 +546,11 @@ def _check_source(config: dict, dataset: str, extractor: str) -> None:
         if params.get("frames") and params["backbone"] not in FRAME_BACKBONES:
             raise ConfigError(f"{where}.frames: per-frame features need a 2-D frame backbone ({', '.join(FRAME_BACKBONES)}), "
                               f"not {params['backbone']}")
+        if params.get("frame_steps") and (params["backbone"] not in FRAME_BACKBONES or params.get("frames")):
+            raise ConfigError(f"{where}.frame_steps: per-sampled-frame features need a 2-D frame backbone ({', '.join(FRAME_BACKBONES)}) "
+                              f"and no `frames: true`; got backbone {params['backbone']}")
+        if params.get("input", "rgb") != "rgb" and not params.get("frame_steps"):
+            raise ConfigError(f"{where}.input: {params['input']} is for per-sampled-frame extractors; set frame_steps")
         return
     if source == "lstm":
         _check_lstm(config, dataset, extractor, params, where)
@@ -605,9 +625,19 @@ def dataset_inputs(config: dict, dataset: str) -> list[str]:
     from vadflow.data.ucf_crime import DatasetError, find_files
 
     try:
-        return [str(p) for p in find_files(sec["root"], index_videos=False).used()]
+        files = [str(p) for p in find_files(sec["root"], index_videos=False).used()]
     except DatasetError:
         return []
+    vatic = (sec.get("ucfcrime2local") or {}).get("path")
+    if vatic:  # editing a vatic file rebuilds the labels (specs/realtime.md §5)
+        from vadflow.data.annotations import AnnotationError
+        from vadflow.data.vatic import vatic_files
+
+        try:
+            files += [str(p) for p in vatic_files(vatic).values()]
+        except AnnotationError as exc:
+            raise ConfigError(f"datasets.{dataset}.ucfcrime2local.path: {exc}") from None
+    return files
 
 
 def method_features(config: dict, dataset: str, method: str) -> str:
@@ -626,6 +656,53 @@ def method_features(config: dict, dataset: str, method: str) -> str:
         if layout not in accepted:
             raise ConfigError(layout_error(method, params["kind"], extractor, layout, accepted, where=f"dataset {dataset}"))
     return f"results/{dataset}/features/{extractor}.h5"
+
+
+def method_extra_features(config: dict, dataset: str, method: str) -> list[str]:
+    """Feature files a method reads besides ``features``: the real-time method's flow stream
+    (``flow_features``), on the same sampled frames as its RGB stream; [] for every other kind."""
+    params = method_params(config, dataset, method)
+    flow = params.get("flow_features", "rt_flow") if params.get("kind") == "realtime" else None
+    return [f"results/{dataset}/features/{flow}.h5"] if flow else []
+
+
+def _check_realtime(config: dict, dataset: str, method: str) -> None:
+    """A realtime method's streams: per-sampled-frame extractors (frame_steps) of the right
+    input, sampling the same frames, so their rows line up."""
+    params = method_params(config, dataset, method)
+    where = f"methods.{method}"
+    streams = {"features": (params.get("features", "rt_rgb"), "rgb")}
+    if params.get("flow_features", "rt_flow"):
+        streams["flow_features"] = (params.get("flow_features", "rt_flow"), "flow_image")
+    grids = {}
+    for key, (ext, want) in streams.items():
+        if ext not in config["features"]:
+            raise ConfigError(f"{where}.{key} = {ext!r} names no extractor under `features:` (known: {', '.join(sorted(config['features']))})")
+        ep = extractor_params(config, dataset, ext)
+        if not ep.get("frame_steps") or ep.get("source", "extract") != "extract":
+            raise ConfigError(f"{where}.{key}: features.{ext} must extract per-sampled-frame features (frame_steps) for dataset {dataset}")
+        if ep.get("input", "rgb") != want:
+            raise ConfigError(f"{where}.{key}: features.{ext} has input {ep.get('input', 'rgb')!r}, the {key} stream needs {want!r}")
+        grids[ext] = ep["frame_steps"]
+    if len({as_json(g) for g in grids.values()}) > 1:
+        raise ConfigError(f"{where}: the streams {sorted(grids)} sample different frames on dataset {dataset} ({grids}); "
+                          "give them the same frame_steps")
+
+
+
+def realtime_methods(config: dict) -> list[str]:
+    """Methods of kind realtime (their video-level table and resources.json have rules of their own)."""
+    return [m for m, sec in config["methods"].items() if sec.get("kind") == "realtime"]
+
+
+def realtime_report_files(config: dict, dataset: str) -> list[str]:
+    """What the report adds for each realtime method of ``rule all``: its SAS video-level metrics
+    and its cost (specs/realtime.md §8, §10)."""
+    out = []
+    for m in method_names(config):
+        if m in realtime_methods(config):
+            out += [f"results/{dataset}/{m}_vl.csv", f"results/{dataset}/{m}/resources.json"]
+    return out
 
 
 # ----- How jobs run: the CLI, threads, GPUs (workflow/rules/data.smk's header) -----

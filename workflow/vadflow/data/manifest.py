@@ -123,11 +123,38 @@ def build_manifest(dataset_cfg: dict, progress: bool = True) -> tuple[pd.DataFra
             ev = ann.second_events(e.second_events, info.fps or 30.0, info.n_frames, e.id, bool(dataset_cfg.get("v2_end_inclusive")))
             labels[e.id] = ann.frame_labels(ev, info.n_frames)
         rows.append(row)
+    vatic_used = _vatic_labels(dataset_cfg, rows, labels)
     table = pd.DataFrame(rows, columns=COLUMNS)
-    facts = {"root": str(root), "files": [str(p) for p in files.used()], "n_videos": len(table),
+    facts = {"root": str(root), "files": [str(p) for p in files.used()] + vatic_used, "n_videos": len(table),
              "status": table["status"].value_counts().to_dict(),
              "per_class": table.groupby(["split", "cls"]).size().to_dict()}
     return table, labels, facts
+
+
+def _vatic_labels(dataset_cfg: dict, rows: list[dict], labels: dict[str, np.ndarray]) -> list[str]:
+    """``ucfcrime2local.path`` set: the frame labels of every anomalous video with a vatic file
+    become its hard mask (specs/realtime.md §5), replacing the temporal annotation where both
+    exist; returns the files used."""
+    u2l = dataset_cfg.get("ucfcrime2local") or {}
+    if not u2l.get("path"):
+        return []
+    from vadflow.data.vatic import find_vatic, hard_mask, vatic_files
+
+    files = vatic_files(u2l["path"])
+    used, replaced = [], 0
+    for row in rows:
+        path = find_vatic(files, row["id"])
+        if path is None or row["status"] != "ok":
+            continue
+        if not row["anomalous"]:
+            log.warning("video %s is normal but has a vatic file %s; ignored", row["id"], path)
+            continue
+        replaced += row["id"] in labels
+        labels[row["id"]] = hard_mask(path, int(row["frames"]), u2l.get("index_base", 0))
+        used.append(str(path))
+    log.info("UCFCrime2Local: hard-anomaly frame labels of %d videos from vatic files in %s (%d replaced a temporal annotation); "
+             "%d vatic files match no video", len(used), u2l["path"], replaced, len(files) - len(used))
+    return used
 
 
 def write_manifest(table: pd.DataFrame, labels: dict[str, np.ndarray], manifest_path: str | Path, labels_path: str | Path, attrs: dict | None = None) -> None:

@@ -28,7 +28,10 @@ TRAIN_LIST = ("anomaly_train.txt",)
 TEST_LIST = ("anomaly_test.txt",)
 TEST_ANNOTATION = ("temporal_anomaly_annotation_for_testing_videos.txt", "temporal_anomaly_annotation.txt")
 TRAIN_ANNOTATION = ("temporal_anomaly_annotation_for_training_videos.txt",)
-WITH_FRAMES = ("test_annotation_with_frames.txt", "train_annotation_with_frames.txt")
+# Project extension (the synthetic dataset's validation split): optional, same formats.
+VAL_LIST = ("anomaly_val.txt",)
+VAL_ANNOTATION = ("temporal_anomaly_annotation_for_validation_videos.txt",)
+WITH_FRAMES = ("test_annotation_with_frames.txt", "train_annotation_with_frames.txt", "val_annotation_with_frames.txt")
 # V2 (vador) folder names differ from the class names of seed document 002.
 V2_CLASS_NAMES = {"Banner": "Protest", "MolotovBomb": "MolotovBomb"}
 
@@ -41,7 +44,7 @@ class DatasetError(FileNotFoundError):
 class VideoEntry:
     id: str
     relpath: str  # relative to the dataset root, '/'-separated
-    split: str  # "train" | "test"
+    split: str  # "train" | "test" | "val"
     cls: str  # "Normal" or an anomaly class
     anomalous: bool
     frame_events: list[tuple[int, int]] | None = None  # 1-based inclusive (annotation frames)
@@ -57,11 +60,14 @@ class DatasetFiles:
     test_list: Path | None = None
     test_annotation: Path | None = None
     train_annotation: Path | None = None
+    val_list: Path | None = None
+    val_annotation: Path | None = None
     with_frames: list[Path] = field(default_factory=list)
     videos: dict[str, Path] = field(default_factory=dict)  # id -> absolute path
 
     def used(self) -> list[Path]:
-        return [p for p in (self.train_list, self.test_list, self.test_annotation, self.train_annotation, *self.with_frames) if p]
+        return [p for p in (self.train_list, self.test_list, self.test_annotation, self.train_annotation,
+                            self.val_list, self.val_annotation, *self.with_frames) if p]
 
 
 def _is_normal(relpath: str, cls: str = "") -> bool:
@@ -101,6 +107,8 @@ def find_files(root: str | Path, index_videos: bool = True) -> DatasetFiles:
     found.test_list = pick(TEST_LIST)
     found.test_annotation = pick(TEST_ANNOTATION)
     found.train_annotation = pick(TRAIN_ANNOTATION)
+    found.val_list = pick(VAL_LIST)
+    found.val_annotation = pick(VAL_ANNOTATION)
     found.with_frames = [by_name[n][0] for n in WITH_FRAMES if n in by_name]
     return found
 
@@ -132,6 +140,7 @@ def load_entries(
 
     test_ann = ann.read_temporal_annotation(files.test_annotation)
     train_ann = ann.read_temporal_annotation(files.train_annotation) if files.train_annotation else {}
+    val_ann = ann.read_temporal_annotation(files.val_annotation) if files.val_annotation else {}
     counts: dict[str, int] = {}
     for wf in files.with_frames:
         counts.update(ann.read_frame_counts(wf))
@@ -162,11 +171,12 @@ def load_entries(
         folder = relpath.split("/")[0] if "/" in relpath else ""
         cls = cls or ("Normal" if _is_normal(relpath) else V2_CLASS_NAMES.get(folder, folder))
         e = VideoEntry(vid, relpath, split, cls, not _is_normal(relpath, cls), n_frames_hint=counts.get(vid))
-        src = test_ann if split == "test" else train_ann
+        src, src_file = {"test": (test_ann, files.test_annotation), "val": (val_ann, files.val_annotation)}.get(
+            split, (train_ann, files.train_annotation))
         if vid in src:
             e.frame_events = src[vid].events
             e.n_frames_hint = e.n_frames_hint or src[vid].n_frames
-            e.annotation_source = str(files.test_annotation if split == "test" else files.train_annotation)
+            e.annotation_source = str(src_file)
         elif vid in v2_all:
             e.second_events = v2_all[vid][1]
             e.annotation_source = "v2-json"
@@ -183,17 +193,21 @@ def load_entries(
         for vid, t in test_ann.items():
             rel = t.relpath or _guess_relpath(vid, t.cls)
             add(rel, "test", "Normal" if t.cls.lower() == "normal" else t.cls)
+    if files.val_list:  # validation videos: model selection only, never trained on or reported
+        for rel in ann.read_split_list(files.val_list):
+            add(rel, "val")
     # V2 adds videos (Protest/Banner, MolotovBomb, more Fighting) that the v1 lists lack.
     for split in ("train", "test"):
         for vid, (rel, _) in v2[split].items():
             if vid not in seen:
                 add(rel, split)
 
-    missing_ann = [e.id for e in entries if e.split == "test" and e.anomalous and e.frame_events is None and e.second_events is None]
+    missing_ann = [e for e in entries if e.split in ("test", "val") and e.anomalous and e.frame_events is None and e.second_events is None]
     if missing_ann:
+        where = files.test_annotation if missing_ann[0].split == "test" else files.val_annotation
         raise DatasetError(
-            f"{len(missing_ann)} anomalous test videos have no temporal annotation in {files.test_annotation}: "
-            f"{', '.join(missing_ann[:5])}{' ...' if len(missing_ann) > 5 else ''}"
+            f"{len(missing_ann)} anomalous {missing_ann[0].split} videos have no temporal annotation in {where}: "
+            f"{', '.join(e.id for e in missing_ann[:5])}{' ...' if len(missing_ann) > 5 else ''}"
         )
     if videos:
         _attach_paths(entries, files)

@@ -29,7 +29,11 @@ class BackgroundDetector(BoxDetector):
     def __init__(self, cfg: dict[str, Any]) -> None:
         super().__init__(cfg)
         self.opts = {**DEFAULTS, **(self.cfg.get("background") or {})}
-        self.weights_sha256 = f"none (OpenCV MOG2); roi={self.roi.weights_id}"
+        self.weights_sha256 = f"none (OpenCV MOG2); roi={self.roi.weights_id if self.roi is not None else 'none'}"
+
+    def subtractor(self):
+        """A fresh MOG2 model: feed it every frame in order (``vadflow watch`` does, frame by frame)."""
+        return self._subtractor()
 
     def _subtractor(self):
         import cv2

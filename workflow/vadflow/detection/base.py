@@ -30,7 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "batch_size": 16,
     "device": "auto",
     "decoder": "auto",
-    "roi": {"weights": "random", "seed": 0, "preprocess": "imagenet", "output_size": 7, "sampling_ratio": 2},
+    "roi": {"weights": "random", "seed": 0, "preprocess": "imagenet", "output_size": 7, "sampling_ratio": 2, "features": True},
 }
 
 
@@ -211,8 +211,9 @@ class BoxDetector(Detector):
         super().__init__(cfg)
         from vadflow.detection.roi_features import RoIFeatures
 
-        self.roi = RoIFeatures(self.cfg["roi"], device=self.cfg["device"], name=self.name)
-        self.feature_dim = self.roi.dim
+        # roi.features: false skips the CNN: a bag of objects (realtime) needs classes, not features.
+        self.roi = RoIFeatures(self.cfg["roi"], device=self.cfg["device"], name=self.name) if self.cfg["roi"].get("features", True) else None
+        self.feature_dim = self.roi.dim if self.roi is not None else 0
 
     @abc.abstractmethod
     def propose(self, frames: np.ndarray) -> list[Detections]:
@@ -226,5 +227,7 @@ class BoxDetector(Detector):
         return self._with_features(frames, [select(d, thresh, k) for d in self.propose(frames)])
 
     def _with_features(self, frames: np.ndarray, dets: list[Detections]) -> list[Detections]:
+        if self.roi is None:
+            return [Detections(d.boxes, d.scores, d.labels, np.zeros((len(d), 0), np.float32)) for d in dets]
         feats = self.roi(frames, [d.boxes for d in dets])
         return [Detections(d.boxes, d.scores, d.labels, f) for d, f in zip(dets, feats)]

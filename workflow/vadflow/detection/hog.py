@@ -49,7 +49,7 @@ class HOGPersonDetector(BoxDetector):
         self.hog = _people_detector(str(cfg.get("name", "hog_person")))
         super().__init__(cfg)
         self.opts = {**DEFAULTS, **(self.cfg.get("hog") or {})}
-        self.weights_sha256 = f"builtin (OpenCV {cv2.__version__} default people detector); roi={self.roi.weights_id}"
+        self.weights_sha256 = f"builtin (OpenCV {cv2.__version__} default people detector); roi={self.roi.weights_id if self.roi is not None else 'none'}"
 
     def propose(self, frames: np.ndarray) -> list[Detections]:
         import cv2

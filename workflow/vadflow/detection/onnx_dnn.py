@@ -105,7 +105,7 @@ class ONNXDetector(BoxDetector):
         except cv2.error as exc:
             raise DetectorError(f"detectors.{name}.onnx.model = {opts['model']!r}: OpenCV cannot read it as ONNX ({exc})") from None
         self.class_names = list(opts["class_names"] or [])
-        self.weights_sha256 = f"{sha256_file(opts['model'])}; roi={self.roi.weights_id}"
+        self.weights_sha256 = f"{sha256_file(opts['model'])}; roi={self.roi.weights_id if self.roi is not None else 'none'}"
 
     def propose(self, frames: np.ndarray) -> list[Detections]:
         import cv2

@@ -21,7 +21,7 @@ from vadflow.detection.base import Detector, DetectorError, centre_frames, pack
 from vadflow.detection.store import CENTRE_RULE, DetectionWriter
 from vadflow.io import config_hash
 from vadflow.video.decoder import DecodeError, VideoInfo, iter_frames_at
-from vadflow.video.geometry import ClipSpec, n_clips, resized_size
+from vadflow.video.geometry import ClipSpec, n_clips, resized_size, sampled_frames, split_steps
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +41,15 @@ def detect_dataset(manifest: str | Path, root: str | Path, cfg: dict[str, Any], 
     if tail == "spread":
         raise DetectorError(f"detectors.{cfg.get('name')}: the features' tail rule is spread (one clip over the whole "
                             "video), which has no centre frame per clip; align the detector with a per-clip extractor")
+    # An extractor with frame_steps (the realtime method's streams) has one row per sampled frame:
+    # objects are detected on those frames, per split, instead of on clip centres.
+    frame_steps = cfg.get("frame_steps")
     det: Detector = get_detector(cfg)
     spec = ClipSpec(clip_len=1, stride=1, resize=_size(det.cfg.get("resize")), crop=None)
     file_attrs = {
         "detector": det.name, "backend": det.backend, "feature_dim": det.feature_dim,
         "score_thresh": float(det.cfg["score_thresh"]), "max_objects": int(det.cfg["max_objects"]),
-        "centre_rule": CENTRE_RULE, "features": str(cfg.get("features", "")), "clip_len": clip_len, "stride": stride,
+        "centre_rule": "the extractor's sampled frames (frame_steps)" if frame_steps else CENTRE_RULE, "features": str(cfg.get("features", "")), "clip_len": clip_len, "stride": stride,
         "config_hash": detector_hash(cfg), "weights": det.weights_sha256, "class_names": json.dumps(det.class_names),
         "config": json.dumps(cfg, sort_keys=True, default=str),
     }
@@ -55,8 +58,15 @@ def detect_dataset(manifest: str | Path, root: str | Path, cfg: dict[str, Any], 
     log.info("detector %s (backend %s, weights %s): %d videos", det.name, det.backend, det.weights_sha256, len(rows))
     with DetectionWriter(out, file_attrs) as writer:
         for r in tqdm(list(rows.itertuples()), desc=f"detect {det.name}", unit="video", disable=not progress):
-            n = n_clips(int(r.frames), clip_len, stride, tail)
-            centres = centre_frames(n, int(r.frames), clip_len, stride)
+            extra = {}
+            if frame_steps:
+                steps = split_steps(frame_steps, r.split)
+                centres = sampled_frames(int(r.frames), steps)
+                n = len(centres)
+                extra["frame_steps"] = json.dumps(steps)
+            else:
+                n = n_clips(int(r.frames), clip_len, stride, tail)
+                centres = centre_frames(n, int(r.frames), clip_len, stride)
             try:
                 if det.needs_frames:
                     info = VideoInfo(int(r.frames), float(r.fps), int(r.width), int(r.height), "manifest")
@@ -74,7 +84,7 @@ def detect_dataset(manifest: str | Path, root: str | Path, cfg: dict[str, Any], 
                 continue
             arrays = pack(dets, int(det.cfg["max_objects"]), det.feature_dim, frame_hw)
             writer.add(r.id, arrays, centres, {"clip_len": clip_len, "stride": stride, "tail": tail, "n_frames": int(r.frames),
-                                               "fps": float(r.fps), "frame_height": int(frame_hw[0]), "frame_width": int(frame_hw[1])})
+                                               "fps": float(r.fps), "frame_height": int(frame_hw[0]), "frame_width": int(frame_hw[1]), **extra})
             stats["videos"] += 1
             stats["clips"] += n
             stats["objects"] += int(arrays["valid"].sum())

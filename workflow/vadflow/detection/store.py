@@ -120,6 +120,31 @@ class VideoObjects:
     def all(self) -> ObjectSets:
         return self[0 : self.n_clips]
 
+    def centres(self) -> np.ndarray:
+        """The frame each row was detected on."""
+        return self._store._group(self.id)["centres"][()]
+
+    @property
+    def class_names(self) -> list[str]:
+        """The detector's class names by label id ([] for class-less detectors such as background)."""
+        return self._store.class_names
+
+    def bag(self, conf: float = 0.5) -> np.ndarray:
+        """Bag of objects per row (specs/realtime.md §10): ``[T, C]`` float32 counts of the valid
+        objects with score >= ``conf`` per class, C = the detector's class count; a class-less
+        detector (labels -1, e.g. background blobs) gives one column counting every object."""
+        g = self._store._group(self.id)
+        labels, scores, valid = g["labels"][()], g["scores"][()], g["valid"][()]
+        n = len(self.class_names)
+        keep = valid & (scores >= conf)
+        if n == 0:
+            return keep.sum(axis=1, dtype=np.float32)[:, None]
+        keep &= (labels >= 0) & (labels < n)
+        out = np.zeros((self.n_clips, n), np.float32)
+        rows = np.broadcast_to(np.arange(self.n_clips)[:, None], labels.shape)
+        np.add.at(out, (rows[keep], labels[keep]), 1.0)
+        return out
+
 
 class DetectionStore:
     """Read-only access to a detections file."""

@@ -158,9 +158,37 @@ def _random_init_banner(details: Sequence[dict[str, Any]]) -> list[str]:
             "was configured. Use these results to check the pipeline, not to compare methods with the literature.</div>"]
 
 
+def realtime_section(files: Sequence[str | Path]) -> list[str]:
+    """The realtime methods' SAS video-level metrics ({method}_vl.csv) and cost (resources.json)."""
+    import json
+
+    vl = [pd.read_csv(p) for p in files if str(p).endswith("_vl.csv")]
+    res = [json.loads(Path(p).read_text()) for p in files if str(p).endswith(".json")]
+    if not vl and not res:
+        return []
+    parts = ["<h2>Real-time two-stream method: video level and cost</h2>",
+             "<p>Video-level decisions from the sigmoidal anomaly score (a video is flagged when s<sub>t</sub> &gt; 0.5 at some "
+             "update; specs/realtime.md §7-§8). Cost per frame at batch 1 (§10), measured on the machine that ran the job.</p>"]
+    if vl:
+        parts.append(pd.concat(vl).set_index("method").to_html(float_format=lambda v: f"{v:.4f}"))
+    for doc in res:
+        rows = [{"stage": k, "frames/s": v["fps"], "ms/frame": v["ms_per_frame"]} for k, v in doc["stages"].items()]
+        notes = [n for n in (doc.get("note"), f"bag of objects: {doc['bag']}" if doc.get("bag") else "no bag of objects",
+                             doc.get("bag_note")) if n]
+        parts += [f"<h3>{html.escape(doc['method'])}: {doc['streams']} stream(s), input {doc['input_size'][0]}x{doc['input_size'][1]}, "
+                  f"{html.escape(doc['device'])}</h3>",
+                  f"<p>{html.escape('; '.join(notes))}. Parameters: "
+                  + ", ".join(f"{k} {v:,}" for k, v in doc["params"].items())
+                  + ". FLOPs per frame: " + ", ".join(f"{k} {v / 1e9:.3f} G" for k, v in doc["flops_per_frame"].items())
+                  + f". Peak memory {doc['peak_memory_mb']} MB.</p>",
+                  pd.DataFrame(rows).set_index("stage").to_html(float_format=lambda v: f"{v:.2f}")]
+    return parts
+
+
 def write_report(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path], out_csv: str | Path, out_html: str | Path,
                  images: Sequence[str | Path] = (), dataset: str = "", thesis_csvs: Sequence[str | Path] = (),
-                 per_class_csvs: Sequence[str | Path] = (), details: Sequence[str | Path] = ()) -> pd.DataFrame:
+                 per_class_csvs: Sequence[str | Path] = (), details: Sequence[str | Path] = (),
+                 realtime: Sequence[str | Path] = ()) -> pd.DataFrame:
     det = _load_details(details)
     summary = summarise(auc_csvs, f1_csvs, thesis_csvs, det)
     notes = skipped_notes(auc_csvs)
@@ -208,6 +236,7 @@ def write_report(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path], 
                   "seeds (specs/lof.md): not comparable with the frame-level table above.</p>",
                   _table(cols([c for c in THESIS_METRICS if c in wide.columns]).dropna(subset=["thesis_snippet_auc"]),
                          left=("method",))]
+    parts += realtime_section(realtime)
     if det:
         parts += _provenance_section(det)
     parts += ["<h2>Timelines</h2>",

@@ -99,6 +99,10 @@ def extract_shard(manifest: str | Path, root: str | Path, cfg: dict[str, Any], s
     Finished videos go to the per-video cache (``cache_dir``, default ``<out dir>/videos``);
     videos already cached with the same settings are reused. ``out`` is the shard's JSON receipt.
     """
+    if cfg.get("frame_steps"):  # per-sampled-frame features (the real-time method's streams)
+        from vadflow.features.sampled import extract_sampled_shard
+
+        return extract_sampled_shard(manifest, root, cfg, shard, out, cache_dir=cache_dir, progress=progress)
     cfg = full_config(cfg)
     idx, n_shards = parse_shard(shard)
     table = read_manifest(manifest)
@@ -115,7 +119,7 @@ def extract_shard(manifest: str | Path, root: str | Path, cfg: dict[str, Any], s
     frames = bool(cfg.get("frames", False))
     layout_name = "clip_frames" if frames else "clips"
     file_attrs = {"extractor": name, "backbone": cfg["backbone"], "config_hash": chash, "weights": weights,
-                  "config": as_json(cfg), "layout": layout_name, "dim": bb.dim}
+                  "config": as_json(cfg), "layout": layout_name, "dim": bb.dim_for(cfg)}
     cache = VideoCache(cache_dir if cache_dir is not None else Path(out).parent / "videos")
 
     videos = {r.id: (Path(root) / r.path, VideoInfo(int(r.frames), float(r.fps), int(r.width), int(r.height), "manifest"))

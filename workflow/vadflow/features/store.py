@@ -212,6 +212,26 @@ class FeatureStore:
         self.close()
 
 
+def frame_index(attrs: dict[str, Any]) -> np.ndarray:
+    """Frame index of each row of a ``sampled_frames``-layout video (per-sampled-frame features), from
+    its attrs: the sampled frames of ``n_frames`` under ``frame_steps`` (features/sampled.py)."""
+    from vadflow.video.geometry import sampled_frames
+
+    try:
+        steps = json.loads(str(attrs["frame_steps"]))
+    except (KeyError, ValueError):
+        raise FeatureStoreError(f"features of layout sampled_frames need the attr frame_steps, got attrs {sorted(attrs)}; re-extract") from None
+    return sampled_frames(int(attrs["n_frames"]), steps)
+
+
+def origin(path: str | Path) -> dict[str, str]:
+    """What made a feature file, as plain strings (saved in model.pt for ``vadflow watch``):
+    the extractor name, its full config (JSON), weights id, layout and config hash."""
+    with FeatureStore(path) as store:
+        attrs = store.attrs
+    keys = ("extractor", "backbone", "config", "weights", "layout", "config_hash", "source", "format")
+    return {k: str(attrs[k]) for k in keys if k in attrs}
+
 class LazyRows:
     """Read-on-demand view of one video's features: ``len()``, ``shape``, ``ndim`` and
     ``[a:b]`` (float32 rows); keeps the store open while it lives."""

@@ -14,6 +14,7 @@ _REGISTRY: dict[str, str] = {
     "edtcn": "vadflow.methods.edtcn:EDTCN",
     "mil": "vadflow.methods.mil:MIL",
     "lof": "vadflow.methods.lof:LOF",
+    "realtime": "vadflow.methods.realtime:Realtime",
     "svdd_cae": "vadflow.methods.svdd_cae:SVDDCAE",
     "ador": "vadflow.methods.ador:ADOR",
 }

@@ -146,7 +146,15 @@ class Method(abc.ABC):
         from vadflow.device import runtime_info
         from vadflow.io import save_torch
 
-        save_torch({"kind": self.kind, "cfg": self.cfg, "state": self.state(), "meta": runtime_info()}, path)
+        blob = {"kind": self.kind, "cfg": self.cfg, "state": self.state(), "meta": runtime_info()}
+        if self.origin:
+            blob["origin"] = self.origin
+        save_torch(blob, path)
+
+    #: what produced the method's inputs (``{"features": [features.store.origin(...), ...],
+    #: "detections": {...}}``, set by the train job): ``vadflow watch`` rebuilds the online
+    #: extractors from it.
+    origin: dict[str, Any] | None = None
 
     @classmethod
     def load(cls, path: str | Path) -> "Method":
@@ -154,6 +162,7 @@ class Method(abc.ABC):
         obj = cls(blob["cfg"])
         with state_errors(path, cls.kind):
             obj.load_state(blob["state"])
+        obj.origin = blob.get("origin")
         return obj
 
 

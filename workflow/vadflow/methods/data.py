@@ -9,14 +9,15 @@ import numpy as np
 
 from vadflow.data.manifest import read_labels, read_manifest
 from vadflow.features.frames import FrameStore, is_frames_file
-from vadflow.features.store import FeatureStore, FeatureStoreError
+from vadflow.features.store import FeatureStore, FeatureStoreError, frame_index
 from vadflow.methods.base import VideoData, layout_error
 
 log = logging.getLogger(__name__)
 
 
 def load_videos(manifest: str | Path, labels: str | Path, features: str | Path, split: str, layouts: tuple[str, ...] = ("clips",),
-                method: str = "", kind: str = "", detections: str | Path | None = None, lazy: bool = False) -> list[VideoData]:
+                method: str = "", kind: str = "", detections: str | Path | None = None, lazy: bool = False,
+                extra_features: list[str | Path] | tuple = ()) -> list[VideoData]:
     """Videos of ``split`` with status ok and features, in manifest order.
 
     Videos the extractor could not decode are skipped with a warning (they are listed in the
@@ -27,6 +28,11 @@ def load_videos(manifest: str | Path, labels: str | Path, features: str | Path, 
     the same clips as its features, go to ``extras["objects"]`` (a lazy
     :class:`~vadflow.detection.store.VideoObjects`). ``lazy``: ``features`` is a
     :class:`~vadflow.features.store.LazyRows` view read by clip ranges, not an array.
+
+    Layout ``sampled_frames`` (one row per sampled frame) puts the rows' frame indices in
+    ``extras["frame_index"]``. ``extra_features``: further feature files of the same rows (the
+    real-time method's flow stream), each in ``extras["streams"][extractor]``; their frame grid
+    must equal the main file's, and a video missing from one of them is skipped.
     """
     table = read_manifest(manifest)
     rows = table[(table["split"] == split) & (table["status"] == "ok")]
@@ -43,6 +49,7 @@ def load_videos(manifest: str | Path, labels: str | Path, features: str | Path, 
     with contextlib.ExitStack() as stack:
         if not lazy:  # lazy views keep the file open for as long as they live
             stack.enter_context(store)
+        extras = [stack.enter_context(FeatureStore(p)) for p in extra_features]
         layout = store.attrs.get("layout", "clips")
         if layout not in layouts:
             extractor = str(store.attrs.get("extractor", Path(features).stem))
@@ -60,15 +67,38 @@ def load_videos(manifest: str | Path, labels: str | Path, features: str | Path, 
                 feats, attrs = store.get(r.id)
             if int(attrs["n_frames"]) != int(r.frames):
                 raise FeatureStoreError(f"{features}: video {r.id} has n_frames {attrs['n_frames']} but the manifest says {r.frames}; re-extract")
-            extras = {}
+            more: dict = {}
+            if str(attrs.get("layout", "clips")) == "sampled_frames":
+                more["frame_index"] = frame_index(attrs)
+            if extras:
+                streams = _extra_streams(extras, r.id, attrs)
+                if streams is None:
+                    continue
+                more["streams"] = streams
             if dets is not None:
-                extras["objects"] = dets.objects(r.id, int(attrs["clip_len"]), int(attrs["stride"]), len(feats))
+                more["objects"] = dets.objects(r.id, int(attrs["clip_len"]), int(attrs["stride"]), len(feats))
             out.append(VideoData(id=r.id, features=feats, n_frames=int(r.frames), clip_len=int(attrs["clip_len"]),
                                  stride=int(attrs["stride"]), anomalous=bool(r.anomalous), cls=r.cls,
-                                 frame_labels=lab.get(r.id), layout=str(attrs.get("layout", "clips")), extras=extras))
+                                 frame_labels=lab.get(r.id), layout=str(attrs.get("layout", "clips")), extras=more))
     if not out:
         raise FeatureStoreError(f"{features}: no {split} video has features; check {manifest} statuses")
     return out
+
+
+def _extra_streams(extras: list[FeatureStore], vid: str, attrs: dict) -> dict | None:
+    """``{extractor: [K, D]}`` of one video from the extra feature files, on the main file's rows."""
+    streams = {}
+    for store in extras:
+        if vid not in store:
+            log.warning("video %s has no features in %s and is skipped", vid, store.path)
+            return None
+        feats, a = store.get(vid)
+        for key in ("n_frames", "frame_steps", "clip_len", "stride"):
+            if str(a.get(key)) != str(attrs.get(key)):
+                raise FeatureStoreError(f"{store.path}: video {vid} has {key} = {a.get(key)!r}, but the method's main features have "
+                                        f"{attrs.get(key)!r}; the streams of one method must sample the same frames")
+        streams[str(a.get("extractor", store.path.stem))] = feats
+    return streams
 
 
 def _frame_videos(rows, lab: dict, path: str | Path, split: str, layouts: tuple[str, ...], method: str, kind: str) -> list[VideoData]:

@@ -27,6 +27,7 @@ import torch
 from vadflow.methods.base import Method, MethodError, VideoData
 from vadflow.data.annotations import clip_anomalous_frames
 from vadflow.methods.heads import BUILTIN_HEADS, ProjectionHead, make_head
+from vadflow.methods.scaler import FeatureScaler
 from vadflow.scores import clip_to_frames
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,14 @@ def lof_values(model, x: np.ndarray) -> np.ndarray:
     return -model.score_samples(np.asarray(x, dtype=np.float64))
 
 
+def check_feature_scaling(cfg: dict[str, Any], head: ProjectionHead | None) -> None:
+    """``standardize_features`` z-scores the features a built-in head (random, none) sees; a
+    trained head already z-scores its inputs inside its Linear and expects raw features."""
+    if head is not None and head.meta.get("mode") not in BUILTIN_HEADS:
+        raise MethodError(f"lof {cfg.get('name')}: standardize_features is for the built-in heads (random, none); "
+                          f"head {cfg.get('head')!r} is trained on raw features and z-scores them itself")
+
+
 class LOF(Method):
     kind = "lof"
     layouts = ("clips",)
@@ -59,6 +68,7 @@ class LOF(Method):
         "embedding_dim": 256,
         "n_neighbors": 20,
         "standardize": False,
+        "standardize_features": False,
         "max_fit": 50000,
         "normalize": "minmax",
         "protocol": "standard",
@@ -76,6 +86,7 @@ class LOF(Method):
         self.head: ProjectionHead | None = None
         self.mu: np.ndarray | None = None
         self.sd: np.ndarray | None = None
+        self.scaler = FeatureScaler()  # standardize_features: z-scoring before the head
         self.fit_x: np.ndarray | None = None
         self._lof = None
 
@@ -93,8 +104,9 @@ class LOF(Method):
         return self.head
 
     def embed(self, feats: np.ndarray) -> np.ndarray:
-        """Head output, standardised with the fitting-set statistics when ``standardize``."""
-        z = self._ensure_head(feats.shape[1])(feats).astype(np.float64)
+        """Head output of the (``standardize_features``: z-scored) features, standardised with
+        the fitting-set statistics when ``standardize``."""
+        z = self._ensure_head(feats.shape[1])(self.scaler(feats)).astype(np.float64)
         return z if self.mu is None else (z - self.mu) / self.sd
 
     # -- Method API ------------------------------------------------------------------------
@@ -109,6 +121,10 @@ class LOF(Method):
             log.info("lof: %d normal training snippets, fitting on a seeded subsample of %d", feats.shape[0], max_fit)
             feats = feats[idx]
         self.mu = self.sd = None
+        self.scaler = FeatureScaler()
+        if self.cfg["standardize_features"]:
+            check_feature_scaling(self.cfg, self.head)
+            self.scaler.fit([feats])
         z = self.embed(feats)
         if self.cfg["standardize"]:
             self.mu, self.sd = z.mean(0), z.std(0) + 1e-6
@@ -135,9 +151,15 @@ class LOF(Method):
             return scores
         allv = np.concatenate([np.asarray(s, dtype=np.float64) for s in scores.values()])
         lo, hi = float(allv.min()), float(allv.max())
+        self.minmax = (lo, hi)  # kept in scores.h5 attrs, so `vadflow watch` applies the same map
         span = hi - lo if hi > lo else 1.0
         log.info("lof: min-max normalising test LOF values [%.4f, %.4f] to [0, 1]", lo, hi)
         return {k: (np.asarray(s, dtype=np.float64) - lo) / span for k, s in scores.items()}
+
+    def normalisation_attrs(self) -> dict[str, float]:
+        """The test-set min-max constants of ``normalize: minmax`` (after finalize_scores)."""
+        mm = getattr(self, "minmax", None)
+        return {} if mm is None else {"minmax_lo": mm[0], "minmax_hi": mm[1]}
 
     def state(self) -> dict[str, Any]:
         if self._lof is None or self.head is None:
@@ -145,6 +167,7 @@ class LOF(Method):
         out: dict[str, Any] = {"head": self.head.state(), "fit_x": torch.from_numpy(np.ascontiguousarray(self.fit_x, dtype=np.float32))}
         if self.mu is not None:
             out.update(mu=torch.from_numpy(self.mu), sd=torch.from_numpy(self.sd))
+        out.update({f"features_{k}": v for k, v in self.scaler.state().items()})
         return out
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -153,6 +176,8 @@ class LOF(Method):
         self.head = ProjectionHead.from_state(state["head"])
         self.mu = state["mu"].numpy() if "mu" in state else None
         self.sd = state["sd"].numpy() if "sd" in state else None
+        self.scaler = FeatureScaler()
+        self.scaler.load_state({k.removeprefix("features_"): v for k, v in state.items() if k.startswith("features_")})
         self.fit_x = state["fit_x"].numpy()
         self._lof = fit_lof(self.fit_x, int(self.cfg["n_neighbors"]))
 
@@ -214,7 +239,11 @@ def run_thesis(cfg: dict[str, Any], videos: list[VideoData], head: ProjectionHea
     for seed in cfg["thesis_seeds"]:
         fit, test = thesis_split(labels, seed, float(cfg["fit_fraction"]), groups if cfg["split"] == "per_video" else None)
         h = head if head is not None else make_head(cfg["head"], feats.shape[1], cfg["embedding_dim"], int(seed))
-        z = h(feats).astype(np.float64)
+        x = feats
+        if cfg["standardize_features"]:
+            check_feature_scaling(cfg, head)
+            x = FeatureScaler().fit([feats[fit]])(feats)
+        z = h(x).astype(np.float64)
         if cfg["standardize"]:
             mu, sd = z[fit].mean(0), z[fit].std(0) + 1e-6
             z = (z - mu) / sd

@@ -250,6 +250,14 @@ def _indexed_frames(path: Path, spec: ClipSpec, info: VideoInfo, backend: str,
             log.warning("%s: %s failed (%s); falling back to %s", path, name, exc, names[i + 1])
 
 
+def transform_frame(frame: np.ndarray, spec: ClipSpec) -> np.ndarray:
+    """One native RGB frame resized and centre-cropped exactly as the decoder does it, for code
+    that receives frames one at a time (live streams, flow images) and must match extraction."""
+    size = resized_size(frame.shape[0], frame.shape[1], spec.resize)
+    top, left, ch, cw = crop_box(size[0], size[1], spec.crop)
+    return _resize(frame, size)[top : top + ch, left : left + cw]
+
+
 def iter_frames_at(path: str | Path, spec: ClipSpec, info: VideoInfo, indices: np.ndarray | None = None,
                    backend: str = "auto") -> Iterator[tuple[int, np.ndarray]]:
     """``(index, frame)`` for the sorted frame ``indices`` only (every frame when None), resized

@@ -97,6 +97,36 @@ def crop_box(height: int, width: int, crop: int | tuple[int, int] | None) -> tup
     return (height - ch) // 2, (width - cw) // 2, ch, cw
 
 
+def sampled_frames(n_frames: int, steps: list[int] | tuple[int, ...]) -> np.ndarray:
+    """Indices on the global frame grid whose index is a multiple of one of ``steps``, sorted.
+
+    The per-frame extractors of the real-time method (specs/realtime.md §5) sample frames this
+    way: steps [3, 10] hold every frame that adaptive sampling can keep (hard frames at % 3,
+    soft and normal frames at % 10); [1] is every frame.
+    """
+    steps = [int(s) for s in steps]
+    if not steps or min(steps) < 1:
+        raise ValueError(f"frame steps must be positive integers, got {steps}")
+    j = np.arange(max(0, int(n_frames)))
+    keep = np.zeros(len(j), dtype=bool)
+    for s in steps:
+        keep |= j % s == 0
+    return j[keep]
+
+
+def split_steps(frame_steps: dict, split: str) -> list[int]:
+    """The frame steps of ``split`` in a ``frame_steps`` mapping. Validation videos without their
+    own entry get the union of the training and test steps (early stopping samples them like
+    training videos; scoring them needs the test grid); any other split without one uses train's."""
+    got = (frame_steps or {}).get(split)
+    if not got and split == "val":
+        got = sorted({int(s) for s in (frame_steps.get("train") or []) + (frame_steps.get("test") or [])})
+    got = got or (frame_steps or {}).get("train")
+    if not got:
+        raise ValueError(f"frame_steps {frame_steps} has no steps for split {split!r} nor for train")
+    return [int(s) for s in got]
+
+
 def region_box(height: int, width: int, region: tuple[int, int, int, int] | None) -> tuple[int, int, int, int]:
     """``(top, left, h, w)`` of ``region`` inside a native ``height x width`` frame; the whole
     frame for None. A region reaching past the frame is an error, not a silent clip."""

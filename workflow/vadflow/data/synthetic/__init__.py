@@ -84,14 +84,14 @@ def generate(cfg: Mapping[str, Any], root: str | Path, progress: bool = True) ->
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
-    counts: dict[str, Counter[str]] = {"train": Counter(), "test": Counter()}
+    counts: dict[str, Counter[str]] = {"train": Counter(), "test": Counter(), "val": Counter()}
     for v in videos:
         counts[v["split"]][v["class"]] += 1
     return {
         "root": str(root),
         "seed": int(cfg["seed"]),
         "videos": n,
-        "counts": {split: dict(sorted(c.items())) for split, c in counts.items()},
+        "counts": {split: dict(sorted(c.items())) for split, c in counts.items() if c or split != "val"},
         "events": sum(len(v["events"]) for v in videos),
         "total_frames": sum(v["n_frames"] for v in videos),
         "seconds": round(time.perf_counter() - t_start, 2),
@@ -100,9 +100,17 @@ def generate(cfg: Mapping[str, Any], root: str | Path, progress: bool = True) ->
 
 def plans(cfg: Mapping[str, Any]) -> Iterator[tuple[layout.VideoSpec, render.VideoPlan]]:
     """Every video's spec and plan in manifest order: exactly what :func:`generate` renders."""
-    n = layout.n_videos(cfg)
+    # Children of a SeedSequence depend on their index only: validation videos take the
+    # children after the train/test ones, which stay what they were without validation.
+    n = layout.n_videos(cfg, val=False)
     *video_seeds, plan_seed = np.random.SeedSequence(int(cfg["seed"])).spawn(n + 1)
-    specs = layout.plan_dataset(cfg, np.random.Generator(np.random.PCG64(plan_seed)))
+    if layout.n_val(cfg):
+        *val_seeds, val_plan_seed = np.random.SeedSequence(int(cfg["seed"])).spawn(n + 1 + layout.n_val(cfg) + 1)[n + 1:]
+        video_seeds += val_seeds
+        val_rng = np.random.Generator(np.random.PCG64(val_plan_seed))
+    else:
+        val_rng = None
+    specs = layout.plan_dataset(cfg, np.random.Generator(np.random.PCG64(plan_seed)), val_rng)
     for spec, seed in zip(specs, video_seeds):
         yield spec, render.plan_video(np.random.Generator(np.random.PCG64(seed)), spec, cfg)
 

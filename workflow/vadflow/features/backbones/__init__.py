@@ -1,4 +1,5 @@
-"""Clip backbones in plain torch (no torchvision/timm), registered by name.
+"""Clip backbones in plain torch (no torchvision/timm), and the weight-free ``flow`` family
+(optical-flow statistics), registered by name.
 
     bb = get_backbone("i3d"); model = bb.build(cfg); feats = model(bb.normalize(clips, cfg))
 """
@@ -6,6 +7,7 @@ from __future__ import annotations
 
 from .base import Backbone, Preset
 from .c3d import BACKBONE as _C3D
+from .flow_stats import BACKBONE as _FLOW
 from .i3d import BACKBONE as _I3D
 from .i3d_map import BACKBONE as _I3D_MAP
 from .r2plus1d_50 import BACKBONE as _R2PLUS1D_50
@@ -15,7 +17,7 @@ from .xception import BACKBONE as _XCEPTION
 
 BACKBONES: dict[str, Backbone] = {
     bb.name: bb
-    for bb in (_C3D, _I3D, _I3D_MAP, _R3D_18, _R2PLUS1D_18, _R2PLUS1D_50, _RESNET50_2D, _XCEPTION)
+    for bb in (_C3D, _I3D, _I3D_MAP, _R3D_18, _R2PLUS1D_18, _R2PLUS1D_50, _RESNET50_2D, _XCEPTION, _FLOW)
 }
 
 

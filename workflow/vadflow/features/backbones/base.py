@@ -115,6 +115,11 @@ class Backbone:
         shape = "" if self.feature_shape == (self.dim,) else f", feature_shape={self.feature_shape}"
         return f"Backbone({self.name!r}, dim={self.dim}{shape})"
 
+    def dim_for(self, cfg: Mapping[str, Any]) -> int:
+        """Feature size under ``cfg`` (fixed for a CNN; the weight-free ``flow`` family's
+        depends on its descriptor keys)."""
+        return self.dim
+
     @property
     def defaults(self) -> dict[str, Any]:
         """Default extractor config keys (a fresh copy, safe to mutate)."""

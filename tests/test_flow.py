@@ -172,7 +172,7 @@ def test_same_video_twice_gives_bit_identical_features(tmp_path):
         merge([receipt], tmp_path / f"{run}.h5")
         with h5py.File(tmp_path / f"{run}.h5") as f:
             feats.append({k: f[k][()] for k in f})
-            assert f["a"].attrs["weights"] == "weight-free" and f.attrs["dim"] == 56
+            assert f["a"].attrs["weights"] == "weight-free" and f.attrs["dim"] == 60
     a = feats[0]["a"]
-    assert a.shape == (5, 56) and a.dtype == np.float32 and np.abs(a).max() > 0.5  # 5 clips, real motion
+    assert a.shape == (5, 60) and a.dtype == np.float32 and np.abs(a).max() > 0.5  # 5 clips, real motion
     assert a.tobytes() == feats[0]["b"].tobytes() == feats[1]["a"].tobytes() == feats[1]["b"].tobytes()

@@ -12,9 +12,10 @@ Descriptors follow dense-trajectory features (Wang et al. 2013), per cell of a s
   insensitive to camera-wide uniform motion;
 * magnitude statistics: mean and max magnitude, and the fractions of pixels moving faster
   than given thresholds;
-* optional: ``diff``, the mean absolute frame difference (what flow misses: flashes, fire,
-  colour changing in place), and ``accel``, the mean change of the flow vector between
-  successive flow fields (jitter, sudden starts and stops).
+* ``diff``: the mean absolute frame difference (what flow misses: flashes, fire, colour
+  changing in place), and ``accel``: the mean change of the flow vector between successive
+  flow fields (jitter, sudden starts and stops). Both raised the validation AUC of ADNet,
+  MIL and LOF on the synthetic dataset (3 generator seeds), so they are in the default.
 
 Histograms are per-pixel averages over the cell (not L2-normalised as in dense trajectories):
 how fast things move is the cue here, and a normalised histogram would drop it. Flow is in
@@ -28,8 +29,8 @@ from typing import Any, Mapping, Sequence
 import cv2
 import numpy as np
 
-DESCRIPTORS = ("hof", "mbh", "mag")  # the default; "diff" and "accel" are optional
-KNOWN = ("hof", "mbh", "mag", "diff", "accel")
+DESCRIPTORS = ("hof", "mbh", "mag", "diff", "accel")  # the default, and every known descriptor
+KNOWN = DESCRIPTORS
 
 
 @dataclass(frozen=True)

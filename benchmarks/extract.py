@@ -35,7 +35,7 @@ from vadflow.video.geometry import ClipSpec, crop_box, resized_size
 # Published clip geometry is 224 (I3D) / 112 (C3D); synthetic frames are 160x120, so I3D runs
 # at the synthetic default's 112 crop here, as the default workflow does.
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
-SIZES = {"i3d": {"resize": 128, "crop": 112}, "c3d": {}}
+SIZES = {"i3d": {"resize": 128, "crop": 112}, "c3d": {}, "flow": {}}  # flow: its defaults (160x120 here)
 
 
 def make_dataset(root: Path, n_videos: int, duration: list[float]) -> tuple[Path, list[tuple[str, Path, VideoInfo]]]:
@@ -89,8 +89,8 @@ def p1_p7(root: Path, data: Path, videos, backbone: str, repeats: int) -> dict:
         t_wall = min(t_wall, time.perf_counter() - t)
     merged = root / f"{backbone}.h5"
     merge([out], merged)
-    n_values = len(clips) * get_backbone(backbone).dim
-    return {"backbone": backbone, "videos": stats["computed"], "clips": len(clips),
+    n_values = len(clips) * get_backbone(backbone).dim_for(cfg)
+    return {"backbone": backbone, "videos": stats["computed"], "clips": len(clips), "model_ms_per_clip": round(1000 * t_model / len(clips), 1),
             "decode_s": round(t_dec, 2), "model_s": round(t_model, 2), "extract_s": round(t_wall, 2),
             "P1": round(t_wall / max(t_dec, t_model), 3),
             "file_bytes": merged.stat().st_size, "P7": round(merged.stat().st_size / (n_values * 2), 4)}
@@ -131,7 +131,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--videos", type=int, default=20)
     ap.add_argument("--duration", type=float, nargs=2, default=[8, 14], help="seconds per video (min max); the generator default")
-    ap.add_argument("--backbones", nargs="+", default=["i3d", "c3d"])
+    ap.add_argument("--backbones", nargs="+", default=["i3d", "c3d"], help="also: flow (weight-free, CPU)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=2, help="P1: best of this many runs of each measurement")
     a = ap.parse_args()

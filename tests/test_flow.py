@@ -18,7 +18,7 @@ from vadflow.features.extract import extract_shard
 from vadflow.features.store import merge
 from vadflow.video import flow as F
 
-ALL = ("hof", "mbh", "mag", "diff")
+ALL = ("hof", "mbh", "mag", "diff", "accel")
 
 
 def texture(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -38,7 +38,7 @@ def moving_square(x0: int, n: int = 8, h: int = 96, w: int = 192, size: int = 10
 
 def layout(cfg: F.FlowStatsConfig) -> dict[str, slice]:
     """Where each descriptor's values sit in one pooled half (max or mean) of the descriptor."""
-    sizes = {"hof": cfg.bins, "mbh": 2 * cfg.bins, "mag": 2 + len(cfg.thresholds), "diff": 1}
+    sizes = {"hof": cfg.bins, "mbh": 2 * cfg.bins, "mag": 2 + len(cfg.thresholds), "diff": 1, "accel": 1}
     out, at = {}, 0
     for name in cfg.descriptors:
         out[name] = slice(at, at + sizes[name])
@@ -71,7 +71,7 @@ def test_static_clip_has_no_motion_energy():
     at = layout(cfg)
     mag = at["mag"].start
     for pooled in (still[:half], still[half:]):  # max and mean over cells
-        assert pooled[at["diff"]].max() == 0 and pooled[mag + 2: mag + 4].max() == 0  # no pixel over 1 or 3 px
+        assert pooled[at["diff"]].max() == 0 and pooled[at["accel"]].max() < 0.05 and pooled[mag + 2: mag + 4].max() == 0  # no pixel over 1 or 3 px
     # Farnebäck leaves sub-pixel residue on texture; "no motion" is two orders below 1 px/frame.
     assert still.max() < 0.2 and still[half + mag] < 0.01
     # A 2 px/frame pan: mean magnitude 2, (nearly) every pixel over 1 px/frame, none over 3.
@@ -83,7 +83,8 @@ def test_square_left_or_right_gives_the_same_pooled_descriptor():
     cfg = F.FlowStatsConfig(grid=(1, 2), descriptors=ALL)
     left, right = moving_square(43), moving_square(139)  # the same spot of the left and right cell
     grid = F.CellGrid(96, 192, cfg.grid)
-    per_cell = [np.mean([F.cell_descriptors(F.farneback(c[t], c[t + 1]), grid, cfg.bins, cfg.thresholds, cfg.descriptors,
+    per_field = [d for d in cfg.descriptors if d != "accel"]
+    per_cell = [np.mean([F.cell_descriptors(F.farneback(c[t], c[t + 1]), grid, cfg.bins, cfg.thresholds, per_field,
                                             (c[t], c[t + 1])) for t in range(len(c) - 1)], axis=0) for c in (left, right)]
     # The cells themselves swap: the motion is in cell 0 for one clip, in cell 1 for the other.
     assert per_cell[0][0, 0] > 0.01 and per_cell[0][1, 0] < 1e-3
@@ -94,6 +95,22 @@ def test_square_left_or_right_gives_the_same_pooled_descriptor():
     # Rightward motion lands in HOF bin 0 (bins are centred on 0, 45, 90, ... degrees).
     hof = a[layout(cfg)["hof"]]
     assert hof.argmax() == 0 and hof[0] > 5 * np.delete(hof, 0).max()
+
+
+def test_accel_separates_jitter_from_steady_motion():
+    """A steady 2 px/frame pan has a constant flow (change ~0); a pan jittering between 0 and
+    2 px offsets has flow +2, -2, +2, ... px/frame: a change of 4 px/frame between fields.
+    The two have the same mean speed, which is what the other descriptors see."""
+    big = texture(140, 240)
+    steady = np.stack([big[10:130, 40 - 2 * t: 200 - 2 * t] for t in range(16)])
+    jitter = np.stack([big[10:130, 40 - 2 * (t % 2): 200 - 2 * (t % 2)] for t in range(16)])
+    cfg = F.FlowStatsConfig(descriptors=("accel", "mag"))
+    half = cfg.dim // 2
+    s, j = F.clip_descriptor(steady, cfg), F.clip_descriptor(jitter, cfg)
+    assert s[half] < 0.05 and j[half] == pytest.approx(4.0, abs=0.1)  # mean over cells of the change
+    assert s[half + 1] == pytest.approx(2.0, abs=0.05) and j[half + 1] == pytest.approx(2.0, abs=0.05)  # same speed
+    with pytest.raises(ValueError, match="distinct names"):
+        F.FlowStatsConfig.from_cfg({"descriptors": ["hof", "hof"]})
 
 
 def test_flow_image_encodes_direction_as_hue():
@@ -125,7 +142,7 @@ def test_backbone_matches_clip_descriptor_and_reports_its_dim():
     rng = np.random.default_rng(0)
     clips = rng.integers(0, 256, (2, 5, 24, 32, 3), dtype=np.uint8)
     out = bb.build(cfg)(bb.normalize(torch.from_numpy(clips), cfg))
-    assert out.shape == (2, bb.dim_for(cfg)) == (2, 2 * (4 + 8 + 4 + 1))
+    assert out.shape == (2, bb.dim_for(cfg)) == (2, 2 * (4 + 8 + 4 + 1 + 1))
     ref = F.FlowStatsConfig.from_cfg(cfg)
     for i in range(2):
         assert np.array_equal(out[i].numpy(), F.clip_descriptor(clips[i], ref))
@@ -155,7 +172,7 @@ def test_same_video_twice_gives_bit_identical_features(tmp_path):
         merge([receipt], tmp_path / f"{run}.h5")
         with h5py.File(tmp_path / f"{run}.h5") as f:
             feats.append({k: f[k][()] for k in f})
-            assert f["a"].attrs["weights"] == "weight-free" and f.attrs["dim"] == 56
+            assert f["a"].attrs["weights"] == "weight-free" and f.attrs["dim"] == 60
     a = feats[0]["a"]
-    assert a.shape == (5, 56) and a.dtype == np.float32 and np.abs(a).max() > 0.5  # 5 clips, real motion
+    assert a.shape == (5, 60) and a.dtype == np.float32 and np.abs(a).max() > 0.5  # 5 clips, real motion
     assert a.tobytes() == feats[0]["b"].tobytes() == feats[1]["a"].tobytes() == feats[1]["b"].tobytes()

@@ -11,7 +11,11 @@ Descriptors follow dense-trajectory features (Wang et al. 2013), per cell of a s
   ``u``, MBHy of ``v``), weighted by the gradient magnitude: boundaries of moving objects,
   insensitive to camera-wide uniform motion;
 * magnitude statistics: mean and max magnitude, and the fractions of pixels moving faster
-  than given thresholds.
+  than given thresholds;
+* ``diff``: the mean absolute frame difference (what flow misses: flashes, fire, colour
+  changing in place), and ``accel``: the mean change of the flow vector between successive
+  flow fields (jitter, sudden starts and stops). Both raised the validation AUC of ADNet,
+  MIL and LOF on the synthetic dataset (3 generator seeds), so they are in the default.
 
 Histograms are per-pixel averages over the cell (not L2-normalised as in dense trajectories):
 how fast things move is the cue here, and a normalised histogram would drop it. Flow is in
@@ -25,7 +29,8 @@ from typing import Any, Mapping, Sequence
 import cv2
 import numpy as np
 
-DESCRIPTORS = ("hof", "mbh", "mag")  # the default; "diff" (frame difference) is optional
+DESCRIPTORS = ("hof", "mbh", "mag", "diff", "accel")  # the default, and every known descriptor
+KNOWN = DESCRIPTORS
 
 
 @dataclass(frozen=True)
@@ -177,19 +182,32 @@ def frame_difference(prev: np.ndarray, nxt: np.ndarray, grid: CellGrid) -> np.nd
     return (grid.mean(cv2.absdiff(prev, nxt).astype(np.float32)) / 255.0)[:, None]
 
 
+def flow_change(flow: np.ndarray, prev: np.ndarray, grid: CellGrid) -> np.ndarray:
+    """``[cells, 1]``: mean magnitude of the change of the flow vector from the previous flow
+    field (px/frame): near 0 for steady motion, large for jitter and sudden speed changes."""
+    d = flow - prev
+    return grid.mean(cv2.magnitude(np.ascontiguousarray(d[..., 0]), np.ascontiguousarray(d[..., 1])))[:, None]
+
+
+def descriptor_sizes(bins: int, thresholds: Sequence[float]) -> dict[str, int]:
+    return {"hof": bins, "mbh": 2 * bins, "mag": 2 + len(thresholds), "diff": 1, "accel": 1}
+
+
 def cell_dim(bins: int, thresholds: Sequence[float], descriptors: Sequence[str] = DESCRIPTORS) -> int:
     """Length of one cell's descriptor."""
-    sizes = {"hof": bins, "mbh": 2 * bins, "mag": 2 + len(thresholds), "diff": 1}
+    sizes = descriptor_sizes(bins, thresholds)
     unknown = [d for d in descriptors if d not in sizes]
-    if unknown or not descriptors:
-        raise ValueError(f"flow descriptors {list(descriptors)}: expected some of {', '.join(sizes)}")
+    if unknown or not descriptors or len(set(descriptors)) != len(descriptors):
+        raise ValueError(f"flow descriptors {list(descriptors)}: expected distinct names among {', '.join(sizes)}")
     return sum(sizes[d] for d in descriptors)
 
 
 def cell_descriptors(flow: np.ndarray, grid: CellGrid, bins: int, thresholds: Sequence[float],
-                     descriptors: Sequence[str] = DESCRIPTORS, frames: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+                     descriptors: Sequence[str] = DESCRIPTORS, frames: tuple[np.ndarray, np.ndarray] | None = None,
+                     prev_flow: np.ndarray | None = None) -> np.ndarray:
     """``[cells, cell_dim]``: the chosen descriptors of one flow field, concatenated per cell;
-    ``frames`` (the grey pair the flow came from) is needed by ``diff`` only."""
+    ``frames`` (the grey pair the flow came from) is needed by ``diff``, the previous flow
+    field by ``accel``."""
     parts = []
     for name in descriptors:
         if name == "hof":
@@ -202,8 +220,12 @@ def cell_descriptors(flow: np.ndarray, grid: CellGrid, bins: int, thresholds: Se
             if frames is None:
                 raise ValueError("flow descriptor diff needs the frame pair")
             parts.append(frame_difference(*frames, grid))
+        elif name == "accel":
+            if prev_flow is None:
+                raise ValueError("flow descriptor accel needs the previous flow field")
+            parts.append(flow_change(flow, prev_flow, grid))
         else:
-            raise ValueError(f"unknown flow descriptor {name!r}; known: hof, mbh, mag, diff")
+            raise ValueError(f"unknown flow descriptor {name!r}; known: {', '.join(KNOWN)}")
     return np.concatenate(parts, axis=1)
 
 
@@ -251,17 +273,34 @@ def pairs(n_frames: int, frame_step: int = 1) -> list[tuple[int, int]]:
 def clip_descriptor(frames: np.ndarray, cfg: FlowStatsConfig = FlowStatsConfig()) -> np.ndarray:
     """One clip ``[T, H, W, 3]`` RGB or ``[T, H, W]`` grey uint8 -> ``[cfg.dim]`` float32.
 
-    Per frame pair (:func:`pairs`), per cell: the descriptors of the flow; averaged over the
-    pairs, then pooled over the cells by :func:`grid_pool`. A one-frame clip has no motion.
-    Each clip is computed on its own, so a clip's descriptor never depends on its batch.
+    Per frame pair (:func:`pairs`), per cell: the descriptors of the flow, averaged over the
+    pairs (``accel`` over the successive pairs), then pooled over the cells by
+    :func:`grid_pool`. A one-frame clip has no motion. Each clip is computed on its own, so a
+    clip's descriptor never depends on its batch.
     """
     gray = [to_gray(f) if f.ndim == 3 else f for f in frames]
     grid = CellGrid(*gray[0].shape, cfg.grid)
-    acc = np.zeros((grid.n, cfg.dim // 2), np.float64)
+    per_field = [d for d in cfg.descriptors if d != "accel"]
+    sums = np.zeros((grid.n, cell_dim(cfg.bins, cfg.thresholds, per_field) if per_field else 0), np.float64)
+    change = np.zeros((grid.n, 1), np.float64)
     todo = pairs(len(gray), cfg.frame_step)
+    prev = None
     for a, b in todo:
         flow = farneback(gray[a], gray[b], cfg.farneback)
-        acc += cell_descriptors(flow, grid, cfg.bins, cfg.thresholds, cfg.descriptors, (gray[a], gray[b]))
-    if todo:
-        acc /= len(todo)
-    return grid_pool(acc).astype(np.float32)
+        if per_field:
+            sums += cell_descriptors(flow, grid, cfg.bins, cfg.thresholds, per_field, (gray[a], gray[b]))
+        if "accel" in cfg.descriptors and prev is not None:
+            change += flow_change(flow, prev, grid)
+        prev = flow
+    sums /= max(1, len(todo))
+    change /= max(1, len(todo) - 1)
+    # Back into the configured order: the per-field descriptors, with accel where it is listed.
+    parts, at = [], 0
+    sizes = descriptor_sizes(cfg.bins, cfg.thresholds)
+    for name in cfg.descriptors:
+        if name == "accel":
+            parts.append(change)
+        else:
+            parts.append(sums[:, at: at + sizes[name]])
+            at += sizes[name]
+    return grid_pool(np.concatenate(parts, axis=1)).astype(np.float32)

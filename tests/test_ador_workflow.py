@@ -54,6 +54,9 @@ def test_ador_and_ablations_end_to_end(workdir):
             assert f[vid]["valid"].shape == (feats[vid].shape[0], 36)  # one row per feature clip
             assert feats[vid].shape[1:] == (1024, 2, 2)  # a 64 px crop gives a 2x2 map
         assert f.attrs["backend"] == "background" and f.attrs["features"] == "i3d_map"
+    # the scores say which detector their objects came from, and what it lacks (report.html's provenance)
+    with h5py.File(workdir / "results/synthetic/ador/scores.h5") as f:
+        assert f.attrs["detections"] == "moving: background (moving blobs without classes)"
     assert planned(workdir, *TARGETS) == {}
 
 # Editing the detector: the `detector` row of test_workflow.py's rerun matrix (RERUNS).

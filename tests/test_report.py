@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 import pandas as pd
 
 from vadflow.evaluation.report import write_report
+from vadflow.provenance import score_attrs
 
 
 def test_summary_and_report(tmp_path):
@@ -78,10 +79,11 @@ class Tables(HTMLParser):
             self.heads[-1][-1][-1] += data.strip()
 
 
-def details(method: str, weights: str, left_out: list[dict]) -> dict:
+def details(method: str, weights: str, left_out: list[dict], detections: str | None = None) -> dict:
     return {"method": method, "n_evaluated": 5 - len(left_out), "left_out": left_out,
             "provenance": {"kind": method, "features": "i3d", "backbone": "i3d", "feature_weights": weights,
-                           "feature_config_hash": "f" * 16, "config_hash": "c" * 16, "versions": json.dumps({"torch": "2.13.0"})},
+                           "feature_config_hash": "f" * 16, "config_hash": "c" * 16, "versions": json.dumps({"torch": "2.13.0"}),
+                           **({"detections": detections} if detections else {})},
             "roc": {"fpr": [0, 0.5, 1], "tpr": [0, 0.8, 1]}, "pr": {"recall": [1, 0.5, 0], "precision": [0.4, 0.9, 1]}}
 
 
@@ -94,7 +96,8 @@ def test_left_out_videos_counts_provenance_and_single_header_rows(tmp_path):
         pd.DataFrame([{"method": m, "report": "abnormal", "k": 10, "f1": 40.0}]).to_csv(tmp_path / f"{m}_f1.csv", index=False)
         pd.DataFrame([{"method": m, "cls": c, "n_videos": 2, "auc": a, "ap": 0.5} for c, a in (("Explosion", 0.9), ("Fighting", 0.6))]
                      ).to_csv(tmp_path / f"{m}_pc.csv", index=False)
-        (tmp_path / f"{m}.json").write_text(json.dumps(details(m, weights, left)))
+        dets = score_attrs({}, {}, {"detector": "people", "backend": "hog_person"})["detections"] if m == "mlp" else None
+        (tmp_path / f"{m}.json").write_text(json.dumps(details(m, weights, left, dets)))
         for key, name in (("auc", f"{m}_auc.csv"), ("f1", f"{m}_f1.csv"), ("per_class", f"{m}_pc.csv"), ("details", f"{m}.json")):
             files[key].append(tmp_path / name)
     write_report(files["auc"], files["f1"], tmp_path / "s.csv", tmp_path / "r.html", dataset="toy",
@@ -114,6 +117,7 @@ def test_left_out_videos_counts_provenance_and_single_header_rows(tmp_path):
     assert html.count("data:image/png;base64,") == 3  # ROC, PR, per-class heatmap
     assert corrupt["error"] in html and nofeat["error"] in html and "all methods" in html  # the corrupt one: both
     assert "0.9000" in html and "0.6000" in html  # per-class AUC table
+    assert html.count("people: hog_person (person-only detector)") == 1  # the provenance row of the method with objects
     parser = Tables()
     parser.feed(html)
     assert len(parser.heads) == 6  # counts, left out, frame metrics, per-class, F1, provenance

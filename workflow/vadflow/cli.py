@@ -197,8 +197,14 @@ def cmd_score(a: argparse.Namespace) -> None:
         log.warning("%s skipped %d of %d test videos (all-zero frame scores, left out of video-level metrics) and "
                     "%d training videos: %s", cfg.get("name"), len(skipped), len(test), len(model.skipped_train),
                     "; ".join(sorted(set(skipped.values()) | set(model.skipped_train.values()))))
+    det_attrs = None
+    if _detections(a):
+        from vadflow.detection.store import DetectionStore
+
+        with DetectionStore(_detections(a)) as dets:
+            det_attrs = dict(dets.attrs)
     with FeatureStore(a.features) as store:
-        provenance, failed = score_attrs(cfg, store.attrs), store.failed
+        provenance, failed = score_attrs(cfg, store.attrs, det_attrs), store.failed
     # why a test video the manifest calls ok has no scores (read by `vadflow evaluate`)
     table = read_manifest(a.manifest)
     ok = table[(table["split"] == "test") & (table["status"] == "ok")]["id"]

@@ -27,13 +27,17 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def score_attrs(cfg: Mapping[str, Any], feature_attrs: Mapping[str, Any]) -> dict[str, str]:
+def score_attrs(cfg: Mapping[str, Any], feature_attrs: Mapping[str, Any],
+                detection_attrs: Mapping[str, Any] | None = None) -> dict[str, str]:
     """The provenance attrs of a scores file, from the method's config and its feature file's attrs.
 
     ``feature_weights`` is the backbone's: for a feature derived from another one (an lstm
     extractor over frame features) the weights of the frames' backbone, which decide whether
-    the numbers mean anything against published ones.
+    the numbers mean anything against published ones. ``detections``: the detector behind a
+    method's objects, with its caveat (a person-only or class-less detector is not the paper's).
     """
+    from vadflow.detection import describe
+
     weights = str(feature_attrs.get("frames_weights", feature_attrs.get("weights", "unknown")))
     return {
         "features": str(feature_attrs.get("extractor", "unknown")),
@@ -43,4 +47,6 @@ def score_attrs(cfg: Mapping[str, Any], feature_attrs: Mapping[str, Any]) -> dic
         "feature_config_hash": str(feature_attrs.get("config_hash", "unknown")),
         "config_hash": config_hash(dict(cfg)),
         "versions": json.dumps(package_versions(), sort_keys=True),
+        **({"detections": f"{detection_attrs.get('detector', '?')}: {describe(str(detection_attrs.get('backend', '?')))}"}
+           if detection_attrs is not None else {}),
     }

@@ -19,6 +19,19 @@ _REGISTRY: dict[str, str] = {
 
 BACKENDS: tuple[str, ...] = tuple(_REGISTRY)
 
+#: what a results reader must know about a backend that is not the published detector's kind
+_CAVEATS: dict[str, str] = {
+    "hog_person": "person-only detector",
+    "background": "moving blobs without classes",
+    "none": "no objects",
+}
+
+
+def describe(backend: str) -> str:
+    """A backend as report.html shows it: its name, plus what it lacks against a trained multi-class detector."""
+    caveat = _CAVEATS.get(backend)
+    return f"{backend} ({caveat})" if caveat else backend
+
 
 def get_detector(cfg: dict[str, Any]):
     """The detector that ``cfg`` (one ``detectors.<name>`` section) describes."""

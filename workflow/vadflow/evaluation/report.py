@@ -139,12 +139,13 @@ def _provenance_section(details: Sequence[dict[str, Any]]) -> list[str]:
         rows.append({"method": d["method"], "kind": p.get("kind", ""), "features": p.get("features", ""),
                      "backbone": p.get("backbone", ""),
                      "weights": f"{weights}: not comparable to published numbers" if weights == RANDOM_INIT else weights,
+                     "detections": p.get("detections", ""),
                      "feature config hash": p.get("feature_config_hash", ""), "method config hash": p.get("config_hash", ""),
                      "package versions": ", ".join(f"{k} {v}" for k, v in sorted(json.loads(p.get("versions", "{}")).items()))})
     cols = list(rows[0]) if rows else []
     return ["<h2>Provenance</h2>",
             "<p>What each method's scores were made from: its feature extractor and the backbone's weights (sha256 "
-            "of the checkpoint, or random-init), the hashes of the feature and method config sections, and the "
+            "of the checkpoint, or random-init), the detector behind its objects, the hashes of the feature and method config sections, and the "
             "package versions of the score job.</p>",
             _table(pd.DataFrame(rows, columns=cols), left=cols)]
 

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from vadflow.detection import describe
 from vadflow.io import atomic_path
 
 
@@ -98,8 +99,8 @@ def measure(model_path: str | Path, manifest: str | Path, root: str | Path, out:
         parts.append(bag.push(frames[0], True))
         backend = bag.det.backend
         if backend in ("hog_person", "background") or bag.n_classes < 80:
-            what = {"hog_person": "person-only detector", "background": "moving blobs without classes"}.get(backend, f"{max(1, bag.n_classes)} classes")
-            bag_note = f"reduced bag: {backend} ({what}), {max(1, bag.n_classes)}-d instead of the paper's 80 COCO classes"
+            what = describe(backend) if backend in ("hog_person", "background") else f"{backend} ({max(1, bag.n_classes)} classes)"
+            bag_note = f"reduced bag: {what}, {max(1, bag.n_classes)}-d instead of the paper's 80 COCO classes"
     x = model.assemble(*parts)[None]
     stages["head"] = _rate(lambda i: model.sigma(x), n)
     flops["head"] = _flops(lambda: model.sigma(x))

@@ -460,7 +460,7 @@ def test_config_checks_for_a_labelled_dataset(cfg):
     vc.check(cfg)
     assert vc.head_inputs(cfg, "ucf_crime", "sup") == ["results/ucf101/manifest.csv", "results/ucf101/features/i3d.h5"]
     assert vc.head_inputs(cfg, "synthetic", "sup") == []
-    # The synthetic dataset shrinks i3d's input to 112 px: UCF-101 features at 224 px would not match.
+    # The synthetic dataset shrinks i3d's input to 64 px: UCF-101 features at 224 px would not match.
     cfg["datasets"]["synthetic"]["overrides"]["heads"]["sup"] = {"labelled": ucf}
     with pytest.raises(vc.ConfigError, match="heads.sup.labelled.dataset: features.i3d differs between dataset synthetic"):
         vc.check(cfg)

@@ -64,7 +64,7 @@ def test_overrides_scope_params(cfg):
     validate(cfg, SCHEMA)
     syn = vc.extractor_params(cfg, "synthetic", "i3d")
     ucf = vc.extractor_params(cfg, "ucf_crime", "i3d")
-    assert (syn["crop"], ucf["crop"]) == (112, 224)  # real data keeps the published size
+    assert (syn["crop"], ucf["crop"]) == (64, 224)  # real data keeps the published size
     assert vc.extractor_hash(syn) != vc.extractor_hash(ucf)
     # Runtime-only keys do not change the feature hash.
     assert vc.extractor_hash({**syn, "batch_size": 1, "device": "cpu"}) == vc.extractor_hash(syn)

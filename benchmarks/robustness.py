@@ -55,11 +55,12 @@ def variants(cfg: dict, all_methods: bool = False) -> tuple[dict, dict, list[tup
     seen: dict[str, str] = {}
     for name in vc.method_names(cfg):
         params = {k: v for k, v in vc.method_params(cfg, DATASET, name).items() if k != "name"}
-        if params["features"] not in FEATURES and not all_methods:
+        own = params.get("features")  # svdd_cae reads a frame cache, no features
+        if own not in FEATURES and not all_methods:
             continue
-        options = FEATURES if params["features"] in FEATURES else (params["features"],)
+        options = FEATURES if own in FEATURES else (own,)
         for feats in options:
-            p = {**params, "features": feats}
+            p = {**params, "features": feats} if feats is not None else dict(params)
             head = p.get("head")
             if p["kind"] == "lof" and head in heads and heads[head]["features"] != feats:
                 twin = f"{head}__{feats}"

@@ -27,6 +27,7 @@ import numpy as np
 
 from vadflow.methods.base import Method, MethodError
 from vadflow.scores import clip_to_frames
+from vadflow.streaming.objects import OnlineBag
 
 WINDOW_MODES = ("causal", "exact")
 
@@ -205,48 +206,6 @@ class ClipScorer:
         if tail is not None and len(tail.scores):
             out.append(tail)
         return out
-
-
-class OnlineBag:
-    """The bag of objects of a live stream: the detector of the model's detections file, fed every
-    frame (background subtraction needs them all in order), counted on the sampled frames exactly
-    as :meth:`vadflow.detection.store.VideoObjects.bag` counts the stored objects."""
-
-    def __init__(self, cfg: dict[str, Any], class_names: list[str], conf: float):
-        from vadflow.detection import get_detector
-        from vadflow.video.geometry import ClipSpec
-
-        self.det = get_detector(cfg)
-        if not self.det.needs_frames and self.det.backend != "none":
-            raise MethodError(f"detector {cfg.get('name')!r} (backend {self.det.backend}) imports detections made elsewhere; "
-                              "it cannot detect on a live stream")
-        resize = cfg.get("resize")
-        self.spec = ClipSpec(1, 1, tuple(resize) if isinstance(resize, list) else resize, None)
-        self.n_classes, self.conf = len(class_names), float(conf)
-        self.thresh, self.kmax = float(self.det.cfg["score_thresh"]), int(self.det.cfg["max_objects"])
-        self.sub = self.det.subtractor() if self.det.backend == "background" else None
-
-    def push(self, frame: np.ndarray, sampled: bool) -> np.ndarray | None:
-        from vadflow.detection.base import Detections, select
-        from vadflow.video.decoder import transform_frame
-
-        if self.det.backend == "none":
-            dets = Detections.empty() if sampled else None
-        else:
-            img = transform_frame(frame, self.spec)
-            if self.sub is not None:
-                mask = self.sub.apply(np.ascontiguousarray(img[..., ::-1]), learningRate=float(self.det.opts["learning_rate"]))
-                dets = select(self.det.blobs(mask), self.thresh, self.kmax) if sampled else None
-            else:
-                dets = select(self.det.propose(img[None])[0], self.thresh, self.kmax) if sampled else None
-        if dets is None:
-            return None
-        keep = np.asarray(dets.scores) >= self.conf
-        labels = np.asarray(dets.labels)[keep]
-        if self.n_classes == 0:
-            return np.array([keep.sum()], np.float32)
-        labels = labels[(labels >= 0) & (labels < self.n_classes)]
-        return np.bincount(labels, minlength=self.n_classes).astype(np.float32)
 
 
 class RealtimeScorer:

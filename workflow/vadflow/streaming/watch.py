@@ -84,7 +84,7 @@ def build_scorer(model_path: str | Path, origin: dict[str, Any] | None = None, w
         flow = OnlineFrames(json.loads(feats[1]["config"]), feats[1].get("weights"), device) if model.cfg.get("flow_features") else None
         bag = None
         if model.cfg.get("detections") and prov.get("detections"):
-            from vadflow.streaming.scorers import OnlineBag
+            from vadflow.streaming.objects import OnlineBag
 
             d = prov["detections"]
             bag = OnlineBag(json.loads(d["config"]), json.loads(d.get("class_names", "[]")), model.cfg["bag_conf"])

@@ -31,7 +31,7 @@ from vadflow.streaming.source import FrameSource, SourceError
 
 log = logging.getLogger(__name__)
 
-CLIP_KINDS = ("adnet", "edtcn", "mlp", "mil", "lof")
+CLIP_KINDS = ("adnet", "edtcn", "ador", "mlp", "mil", "lof")
 
 
 # ----------------------------------------------------------------------------- model -> scorer
@@ -94,6 +94,10 @@ def build_scorer(model_path: str | Path, origin: dict[str, Any] | None = None, w
     if not main:
         raise MethodError(f"{model_path}: its features {feats[0].get('extractor')!r} were not extracted from videos "
                           f"(source {feats[0].get('source', '?')}); only extracting extractors can run online")
+    if kind == "ador":
+        from vadflow.streaming.ador import ador_scorer
+
+        return ador_scorer(model, prov, windows, device)
     ext = OnlineClips(main, feats[0].get("weights"), device)
     if kind in ("adnet", "edtcn"):
         logic: Any = Windowed(model, windows)

@@ -35,6 +35,10 @@ class OnlineDetector:
         self.kmax = int(self.det.cfg["max_objects"])
         self.img: np.ndarray | None = None
 
+    @property
+    def backend(self) -> str:
+        return self.det.backend
+
     def push(self, frame: np.ndarray) -> None:
         from vadflow.video.decoder import transform_frame
 

@@ -37,15 +37,22 @@ TINY = {
         # (batches of 8 differ by ~1e-6 relative, which standardisation and float16 storage turn into ~2e-5 in scores).
         "i3d": {"backbone": "i3d", "weights": "random", "clip_len": 16, "stride": 16, "resize": 64, "crop": 64, "shards": 1,
                 "batch_size": 1, "decoder": "pyav"},
+        # ADOR's action maps: 2x2 Mixed_5c tokens at 64 px; 8-frame clips give the longest test video 13 clips (4 windows of 6).
+        "i3d_map": {"backbone": "i3d_map", "weights": "random", "clip_len": 8, "stride": 8, "resize": 64, "crop": 64, "shards": 1,
+                    "batch_size": 1, "decoder": "pyav"},
         "rt_rgb": {"backbone": "resnet50_2d", "weights": "random", "frame_steps": {"train": [10], "test": [3]}, "resize": [32, 32],
                    "preprocess": "caffe_bgr", "dtype": "float32", "shards": 1, "batch_size": 1, "decoder": "pyav"},
         "rt_flow": {"backbone": "resnet50_2d", "weights": "random", "seed": 1, "input": "flow_image", "frame_steps": {"train": [10], "test": [3]},
                     "resize": [32, 32], "preprocess": "caffe_bgr", "dtype": "float32", "shards": 1, "batch_size": 1, "decoder": "pyav"},
     },
-    "detectors": {"blobs": {"backend": "background", "features": "rt_rgb", "roi": {"features": False}, "decoder": "pyav"}},
+    "detectors": {"blobs": {"backend": "background", "features": "rt_rgb", "roi": {"features": False}, "decoder": "pyav"},
+                  "objs": {"backend": "background", "features": "i3d_map", "decoder": "pyav", "batch_size": 1}},
     "methods": {
         "adnet": {"kind": "adnet", "features": "i3d", "window": 4, "stages": 2, "layers": 2, "epochs": 2},
         "mlp": {"kind": "mlp", "features": "i3d", "window": 4, "epochs": 2},
+        # test_window differs from window, so the stream must window z as scoring does (test_window), not as training.
+        "ador": {"kind": "ador", "features": "i3d_map", "detections": "objs", "window": 4, "test_window": 6, "stages": 2, "layers": 2,
+                 "channels": 8, "d_model": 16, "heads": 2, "ffn": 32, "half_layers": 1, "epochs": 2, "batch_size": 4, "standardize": True},
         "realtime": {"kind": "realtime", "features": "rt_rgb", "flow_features": "rt_flow", "detections": "blobs", "bag_conf": 0.2,
                      "hidden": 32, "batch_size": 4, "epochs": 3, "lr": 1.0e-4, "standardize": True, "test_stride": 3, "sampling": [10, 10]},
     },
@@ -136,6 +143,40 @@ def test_watch_windows_exact_equals_offline_causal_differs(wd, video, tmp_path):
     assert diff.max() > 1e-6  # the causal stream really emits each window's newest half, not the offline merge
     stats = json.loads((tmp_path / "stats.json").read_text())
     assert stats["frames"] == row["frames"] and stats["fps"] > 0 and stats["ended"] == "end of stream"
+
+
+def test_watch_ador_exact_equals_offline_causal_differs(wd, video, tmp_path):
+    """ADOR online: i3d_map maps and background-subtraction objects on each clip's centre frame,
+    encoded per clip, then TCN windows of z; --windows exact is the offline scores.h5."""
+    row, path = video
+    with h5py.File(wd / "results/synthetic/detections/objs.h5") as f:
+        assert f[row["id"]]["valid"][()].any(axis=1).mean() > 0.5  # most clips hold objects: the object stream is exercised
+    model = wd / "results/synthetic/ador/model.pt"
+    exact, causal = tmp_path / "exact.csv", tmp_path / "causal.csv"
+    for out, mode in ((exact, "exact"), (causal, "causal")):
+        res = vadflow("watch", "--model", model, path, "--out", out, "--windows", mode)
+        assert res.returncode == 0, res.stderr[-3000:]
+    ref = offline(wd, "ador", row["id"])
+    got = pd.read_csv(exact)
+    assert got["frame"].tolist() == list(range(row["frames"]))
+    np.testing.assert_allclose(got["score"].to_numpy(), ref, atol=1e-5)
+    diff = np.abs(pd.read_csv(causal)["score"].to_numpy() - ref)
+    print(f"ador causal windows vs offline on {row['id']}: max |diff| {diff.max():.4f}, mean {diff.mean():.4f}")
+    assert diff.max() > 1e-6  # causal emits each window's newest half from that window alone
+
+
+def test_watch_ador_with_a_precomputed_detector_is_a_clear_error(wd, tmp_path):
+    """Imported detections cannot be made on a live stream: the error names the detector and its backend."""
+    from vadflow.methods.base import MethodError
+    from vadflow.streaming.watch import build_scorer
+
+    blob = torch.load(wd / "results/synthetic/ador/model.pt", weights_only=True)
+    det = blob["origin"]["detections"]
+    cfg = {**json.loads(det["config"]), "backend": "precomputed", "precomputed": {"format": "npz", "path": str(tmp_path / "butd")}}
+    det.update(config=json.dumps(cfg), backend="precomputed")
+    torch.save(blob, tmp_path / "model.pt")
+    with pytest.raises(MethodError, match=r"detector 'objs' \(backend precomputed\) imports detections .* cannot detect on a live stream"):
+        build_scorer(tmp_path / "model.pt")
 
 
 def test_watch_sigint_mid_stream_leaves_a_complete_file(wd, video, tmp_path):

@@ -33,10 +33,14 @@ def describe(backend: str) -> str:
     return f"{backend} ({caveat})" if caveat else backend
 
 
-def get_detector(cfg: dict[str, Any]):
-    """The detector that ``cfg`` (one ``detectors.<name>`` section) describes."""
-    backend = cfg.get("backend")
+def detector_class(backend: str | None) -> type:
+    """The class of a backend, without building it (a precomputed detector indexes its files when built)."""
     if backend not in _REGISTRY:
         raise KeyError(f"unknown detector backend {backend!r}; known: {', '.join(BACKENDS)}")
     module, name = _REGISTRY[backend].split(":")
-    return getattr(importlib.import_module(module), name)(cfg)
+    return getattr(importlib.import_module(module), name)
+
+
+def get_detector(cfg: dict[str, Any]):
+    """The detector that ``cfg`` (one ``detectors.<name>`` section) describes."""
+    return detector_class(cfg.get("backend"))(cfg)

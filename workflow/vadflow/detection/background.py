@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from vadflow.detection.base import BoxDetector, Detections, DetectorError, select
+from vadflow.detection.base import BoxDetector, Detections, DetectorError, FrameStream, select
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +31,14 @@ class BackgroundDetector(BoxDetector):
         self.opts = {**DEFAULTS, **(self.cfg.get("background") or {})}
         self.weights_sha256 = f"none (OpenCV MOG2); roi={self.roi.weights_id if self.roi is not None else 'none'}"
 
-    def subtractor(self):
-        """A fresh MOG2 model: feed it every frame in order (``vadflow watch`` does, frame by frame)."""
-        return self._subtractor()
-
     def _subtractor(self):
         import cv2
 
         return cv2.createBackgroundSubtractorMOG2(history=int(self.opts["history"]),
                                                   varThreshold=float(self.opts["var_threshold"]), detectShadows=False)
+
+    def stream(self) -> "MOG2Stream":
+        return MOG2Stream(self)
 
     def blobs(self, mask: np.ndarray) -> Detections:
         """Boxes of the foreground components of one 0/255 mask."""
@@ -63,38 +62,56 @@ class BackgroundDetector(BoxDetector):
 
     def propose(self, frames: np.ndarray) -> list[Detections]:
         """Frames taken as one sequence (a fresh background model); boxes on every frame."""
-        sub = self._subtractor()
-        rate = float(self.opts["learning_rate"])
-        return [self.blobs(sub.apply(np.ascontiguousarray(f[..., ::-1]), learningRate=rate)) for f in frames]
+        stream = self.stream()
+        out = []
+        for f in frames:
+            stream.push(f)
+            out.append(self.blobs(stream.mask))
+        return out
 
     def detect_video(self, video: str, frames: Iterator[tuple[int, np.ndarray]], centres: np.ndarray) -> list[Detections]:
-        sub = self._subtractor()
-        rate = float(self.opts["learning_rate"])
-        thresh, kmax, bs = float(self.cfg["score_thresh"]), int(self.cfg["max_objects"]), int(self.cfg["batch_size"])
+        stream = self.stream()
         want = set(int(c) for c in centres)
+        bs = int(self.cfg["batch_size"])
         out: dict[int, Detections] = {}
         pending: list[tuple[int, np.ndarray, Detections]] = []  # centre frames awaiting RoI features
 
         def flush() -> None:
             # In batches as the video streams by: a long video's centre frames never pile up in memory.
             if pending:
-                dets = self._with_features(np.stack([f for _, f, _ in pending]), [d for _, _, d in pending])
+                dets = self.with_features(np.stack([f for _, f, _ in pending]), [d for _, _, d in pending])
                 out.update(zip([c for c, _, _ in pending], dets))
                 pending.clear()
 
-        last = None
         for idx, frame in frames:
-            mask = sub.apply(np.ascontiguousarray(frame[..., ::-1]), learningRate=rate)  # OpenCV wants BGR
-            last = (frame, mask)
+            stream.push(frame)
             if idx in want:
-                pending.append((idx, frame, select(self.blobs(mask), thresh, kmax)))
+                pending.append((idx, frame, stream.detect()))
                 if len(pending) >= bs:
                     flush()
         missing = sorted(want - set(out) - {c for c, _, _ in pending})
         if missing:
-            if last is None:
+            if stream.frame is None:
                 raise DetectorError(f"video {video}: no frame could be decoded")
             log.warning("video %s: centre frames %s were not decoded; using the last decoded frame", video, missing[:5])
-            pending.extend((c, last[0], select(self.blobs(last[1]), thresh, kmax)) for c in missing)
+            last = stream.detect()
+            pending.extend((c, stream.frame, last) for c in missing)
         flush()
         return [out[int(c)] for c in centres]
+
+
+class MOG2Stream(FrameStream):
+    """MOG2 fed every frame in order; :meth:`detect` reads the blobs of the last frame's mask."""
+
+    def __init__(self, det: BackgroundDetector) -> None:
+        super().__init__(det)
+        self.sub = det._subtractor()
+        self.rate = float(det.opts["learning_rate"])
+        self.mask: np.ndarray | None = None
+
+    def push(self, frame: np.ndarray) -> None:
+        self.frame = frame
+        self.mask = self.sub.apply(np.ascontiguousarray(frame[..., ::-1]), learningRate=self.rate)  # OpenCV wants BGR
+
+    def detect(self) -> Detections:
+        return select(self.det.blobs(self.mask), self.thresh, self.kmax)

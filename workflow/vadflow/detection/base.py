@@ -181,6 +181,54 @@ class Detector(abc.ABC):
         """(H, W) of the frames boxes refer to, for backends that do not decode (else None)."""
         return None
 
+    @classmethod
+    def live_error(cls, name: str) -> str | None:
+        """Why this backend cannot detect on a live stream (``vadflow watch``), or None if it can."""
+        if cls.needs_frames or cls.backend == "none":
+            return None
+        return (f"detector {name!r} (backend {cls.backend}) imports detections made elsewhere; it cannot detect on a live "
+                "stream. Score such a model offline (snakemake), or train it on a detector that reads frames "
+                "(background, hog_person, onnx)")
+
+    def stream(self) -> "FrameStream":
+        """A fresh per-video :class:`FrameStream` (``vadflow watch``; background detection offline)."""
+        raise DetectorError(self.live_error(self.name) or f"backend {self.backend} has no per-frame stream")
+
+    def with_features(self, frames: np.ndarray, dets: list[Detections]) -> list[Detections]:
+        """``dets`` of ``frames`` with their per-box features (backends that find their own features: as given)."""
+        return dets
+
+
+class FrameStream:
+    """One video's frames, pushed in order, through a detector: :meth:`detect` gives the selected
+    detections (no per-box features) of the last frame pushed. Offline detection of a detector
+    that must see every frame and ``vadflow watch`` both go through it, so the two see the same
+    frames in the same order and apply the same post-processing."""
+
+    def __init__(self, det: "BoxDetector") -> None:
+        self.det = det
+        self.thresh, self.kmax = float(det.cfg["score_thresh"]), int(det.cfg["max_objects"])
+        self.frame: np.ndarray | None = None
+
+    def push(self, frame: np.ndarray) -> None:
+        self.frame = frame
+
+    def detect(self) -> Detections:
+        return select(self.det.propose(self.frame[None])[0], self.thresh, self.kmax)
+
+
+class _EmptyStream(FrameStream):
+    """``backend: none``: nothing is ever found, so no frame is kept."""
+
+    def __init__(self, det: "NoDetector") -> None:
+        self.det, self.frame = det, None
+
+    def push(self, frame: np.ndarray) -> None:
+        pass
+
+    def detect(self) -> Detections:
+        return Detections.empty(self.det.feature_dim)
+
 
 class NoDetector(Detector):
     """``backend: none``: zero objects in every frame (specs/ador.md §3 (b)); the object stream
@@ -203,6 +251,9 @@ class NoDetector(Detector):
     def frame_size(self, video: str) -> tuple[int, int] | None:
         return (1, 1)  # boxes are never read; normalised coordinates need no real size
 
+    def stream(self) -> FrameStream:
+        return _EmptyStream(self)
+
 
 class BoxDetector(Detector):
     """A backend that finds boxes; per-box features come from ResNet-50 layer4 + RoIAlign."""
@@ -220,13 +271,16 @@ class BoxDetector(Detector):
         """Boxes, scores and labels per frame (no features)."""
 
     def detect(self, frames: np.ndarray) -> list[Detections]:
-        return self._with_features(frames, self.propose(frames))
+        return self.with_features(frames, self.propose(frames))
 
     def detect_selected(self, frames: np.ndarray) -> list[Detections]:
         thresh, k = float(self.cfg["score_thresh"]), int(self.cfg["max_objects"])
-        return self._with_features(frames, [select(d, thresh, k) for d in self.propose(frames)])
+        return self.with_features(frames, [select(d, thresh, k) for d in self.propose(frames)])
 
-    def _with_features(self, frames: np.ndarray, dets: list[Detections]) -> list[Detections]:
+    def stream(self) -> FrameStream:
+        return FrameStream(self)
+
+    def with_features(self, frames: np.ndarray, dets: list[Detections]) -> list[Detections]:
         if self.roi is None:
             return [Detections(d.boxes, d.scores, d.labels, np.zeros((len(d), 0), np.float32)) for d in dets]
         feats = self.roi(frames, [d.boxes for d in dets])

@@ -45,7 +45,7 @@ def detect_dataset(manifest: str | Path, root: str | Path, cfg: dict[str, Any], 
     # objects are detected on those frames, per split, instead of on clip centres.
     frame_steps = cfg.get("frame_steps")
     det: Detector = get_detector(cfg)
-    spec = ClipSpec(clip_len=1, stride=1, resize=_size(det.cfg.get("resize")), crop=None)
+    spec = frame_spec(det.cfg)
     file_attrs = {
         "detector": det.name, "backend": det.backend, "feature_dim": det.feature_dim,
         "score_thresh": float(det.cfg["score_thresh"]), "max_objects": int(det.cfg["max_objects"]),
@@ -93,5 +93,7 @@ def detect_dataset(manifest: str | Path, root: str | Path, cfg: dict[str, Any], 
     return stats
 
 
-def _size(v: Any) -> Any:
-    return tuple(v) if isinstance(v, (list, tuple)) else v
+def frame_spec(cfg: dict[str, Any]) -> ClipSpec:
+    """The geometry of the frames a detector sees (its ``resize``; no crop), offline and in ``vadflow watch``."""
+    resize = cfg.get("resize")
+    return ClipSpec(clip_len=1, stride=1, resize=tuple(resize) if isinstance(resize, (list, tuple)) else resize, crop=None)

@@ -32,6 +32,8 @@ import numpy as np
 from vadflow.io import atomic_path
 
 ARRAYS = ("boxes", "scores", "labels", "feats", "valid")
+#: per-box features are stored at half precision (2048-d per object); readers get float32 back.
+FEATS_DTYPE = np.float16
 CENTRE_RULE = "clip i -> frame min(i * stride + clip_len // 2, n_frames - 1)"
 
 
@@ -53,7 +55,7 @@ class DetectionWriter:
         g = self._f.create_group(vid)
         for k in ARRAYS:
             a = arrays[k]
-            g.create_dataset(k, data=a.astype(np.float16) if k == "feats" else a)
+            g.create_dataset(k, data=a.astype(FEATS_DTYPE) if k == "feats" else a)
         g.create_dataset("centres", data=np.asarray(centres, np.int64))
         for k, v in {**attrs, "n_clips": len(centres)}.items():
             g.attrs[k] = v
@@ -92,6 +94,13 @@ class ObjectSets:
     def pixel_boxes(self) -> np.ndarray:
         h, w = self.frame_hw
         return self.boxes * np.array([w, h, w, h], np.float32)
+
+
+def stored_objects(arrays: dict[str, np.ndarray], frame_hw: tuple[int, int]) -> ObjectSets:
+    """The objects a reader gets back once ``arrays`` (detection.base.pack) are written: what
+    ``vadflow watch`` hands a method, so that it sees the values it was trained on."""
+    return ObjectSets(arrays["boxes"], arrays["scores"], arrays["labels"], arrays["feats"].astype(FEATS_DTYPE).astype(np.float32),
+                      arrays["valid"], tuple(frame_hw))
 
 
 class VideoObjects:

@@ -6,6 +6,7 @@ batch shape (offline runs ``batch_size`` clips or frames at once, online one; CP
 round differently across batch shapes) and the storage dtype, which is reproduced here
 (float16 round trip) so that methods see the values they were trained on.
 
+* :class:`ClipGrid`: which clips of the offline grid each arriving frame completes.
 * :class:`OnlineClips`: clip extractors (``clip_len``/``stride``, ``tail``); a clip's feature
   is ready when its last frame arrives.
 * :class:`OnlineFrames`: per-sampled-frame extractors (``frame_steps``, features/sampled.py);
@@ -58,6 +59,32 @@ class _Model:
         return torch.autocast("cuda", dtype=torch.float16) if self.amp else contextlib.nullcontext()
 
 
+class ClipGrid:
+    """The offline clip grid (``clip_len``/``stride``/``tail``) over a growing frame count:
+    which clips each new frame completes, and which only end of stream does."""
+
+    def __init__(self, spec: ClipSpec):
+        self.spec = spec
+        self.n = 0  # frames seen
+        self.done = 0  # clips completed
+
+    def push(self) -> list[int]:
+        """One more frame: the clips it completes (their last frame is this one)."""
+        self.n += 1
+        out = []
+        while self.done * self.spec.stride + self.spec.clip_len <= self.n:
+            out.append(self.done)
+            self.done += 1
+        return out
+
+    def finish(self) -> list[int]:
+        """End of stream: the clips completed only by padding (``tail: pad``, or a video shorter than a clip)."""
+        total = n_clips(self.n, self.spec.clip_len, self.spec.stride, self.spec.tail)
+        out = list(range(self.done, total))
+        self.done = max(self.done, total)
+        return out
+
+
 class OnlineClips(_Model):
     """Clip features of a live frame sequence: :meth:`push` returns ``[(clip index, feature)]``
     of the clips the frame completes, :meth:`finish` those that end of stream completes
@@ -71,9 +98,8 @@ class OnlineClips(_Model):
         self.spec = ClipSpec.from_cfg(self.cfg)
         if self.spec.tail == "spread":
             raise OnlineError(f"extractor {cfg.get('name')!r}: tail spread needs the whole video")
+        self.grid = ClipGrid(self.spec)
         self.frames: deque[tuple[int, np.ndarray]] = deque()
-        self.n = 0  # frames seen
-        self.done = 0  # clips emitted
 
     def _feature(self, clip: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(clip))[None].to(self.device)
@@ -82,30 +108,23 @@ class OnlineClips(_Model):
         return _round(out, self.dtype)
 
     def push(self, frame: np.ndarray) -> list[tuple[int, np.ndarray]]:
-        self.frames.append((self.n, transform_frame(frame, self.spec)))
-        self.n += 1
+        self.frames.append((self.grid.n, transform_frame(frame, self.spec)))
         out = []
         s, L = self.spec.stride, self.spec.clip_len
-        while self.done * s + L <= self.n:
-            start = self.done * s
-            clip = np.stack([f for j, f in self.frames if start <= j < start + L])
-            out.append((self.done, self._feature(clip)))
-            self.done += 1
-            while self.frames and self.frames[0][0] < self.done * s:
+        for k in self.grid.push():
+            clip = np.stack([f for j, f in self.frames if k * s <= j < k * s + L])
+            out.append((k, self._feature(clip)))
+            while self.frames and self.frames[0][0] < (k + 1) * s:
                 self.frames.popleft()
         return out
 
     def finish(self) -> list[tuple[int, np.ndarray]]:
         """Clips that only end of stream completes (padded with the last frame), per the offline rule."""
-        if self.n == 0:
+        if self.grid.n == 0:
             return []
-        idx = clip_frame_indices(self.n, self.spec.clip_len, self.spec.stride, self.spec.tail)
+        idx = clip_frame_indices(self.grid.n, self.spec.clip_len, self.spec.stride, self.spec.tail)
         have = dict(self.frames)
-        out = []
-        for k in range(self.done, n_clips(self.n, self.spec.clip_len, self.spec.stride, self.spec.tail)):
-            out.append((k, self._feature(np.stack([have[int(j)] for j in idx[k]]))))
-        self.done = len(idx)
-        return out
+        return [(k, self._feature(np.stack([have[int(j)] for j in idx[k]]))) for k in self.grid.finish()]
 
 
 class OnlineFrames(_Model):

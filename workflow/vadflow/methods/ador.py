@@ -10,7 +10,7 @@ window are never encoded: their z is 0 and their mask 0 (§4.5).
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -24,6 +24,9 @@ from vadflow.methods.scaler import FeatureScaler
 from vadflow.methods.tcn import MultiStageTCN, layers_for_window
 from vadflow.methods.temporal import WINDOW_DEFAULTS, TemporalMethod
 from vadflow.scores import clip_to_frames
+
+if TYPE_CHECKING:
+    from vadflow.detection.store import ObjectSets
 
 
 class ADORNet(nn.Module):
@@ -69,15 +72,8 @@ class ClipInputs:
         return self.n
 
     def rows(self, a: int, b: int) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {}
-        if self.m.use_action:
-            out["maps"] = self.m.action_scaler(np.asarray(self.video.features[a:b], np.float32))
-        if self.m.use_objects:
-            objs = self.objects[a:b]
-            out["feats"] = self.m.object_scaler(objs.feats) * objs.valid[..., None]
-            out["boxes"] = objs.pixel_boxes()
-            out["valid"] = objs.valid
-        return out
+        return self.m.clip_rows(self.video.features[a:b] if self.m.use_action else None,
+                                self.objects[a:b] if self.m.use_objects else None)
 
 
 def trim_objects(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -235,35 +231,56 @@ class ADOR(TemporalMethod):
         return w
 
     # -- inference --------------------------------------------------------------------------
+    def clip_rows(self, maps: np.ndarray | None, objs: ObjectSets | None) -> dict[str, np.ndarray]:
+        """The encoder's inputs of a run of clips, scalers applied: action maps [N, C, H', W']
+        and/or their objects (as the detections file holds them). Shared by scoring and
+        ``vadflow watch``, which encodes each clip as it completes."""
+        out: dict[str, np.ndarray] = {}
+        if self.use_action:
+            out["maps"] = self.action_scaler(np.asarray(maps, np.float32))
+        if self.use_objects:
+            out["feats"] = self.object_scaler(objs.feats) * objs.valid[..., None]
+            out["boxes"] = objs.pixel_boxes()
+            out["valid"] = objs.valid
+        return out
+
+    def encode_rows(self, rows: dict[str, np.ndarray]) -> np.ndarray:
+        """z ``[N, z_dim]`` of :meth:`clip_rows` (inference mode)."""
+        device = next(self.net.parameters()).device
+        batch = {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in trim_objects(rows).items()}
+        self.net.eval()
+        with torch.inference_mode():
+            return self.net.encode(batch).float().cpu().numpy()
+
     def encode_video(self, video: VideoData) -> np.ndarray:
         """z of every clip, ``[K, z_dim]``, encoded ``encode_batch`` clips at a time."""
         self._check(video)
         seq = ClipInputs(video, self)
-        device = next(self.net.parameters()).device
         step = int(self.cfg["encode_batch"])
-        zs = []
+        return np.concatenate([self.encode_rows(seq.rows(a, min(a + step, len(seq)))) for a in range(0, len(seq), step)])
+
+    def test_width(self) -> int:
+        """Width of the scoring windows over z (``test_window``, else ``window``)."""
+        width = int(self.cfg.get("test_window") or self.cfg["window"])
+        if width % 2:
+            raise MethodError(f"ador: test_window must be even (stride test_window/2), got {width}")
+        return width
+
+    def window_scores(self, xs: np.ndarray, ms: np.ndarray) -> np.ndarray:
+        """Last TCN stage's scores of windows of z ``[B, W, z_dim]`` with masks ``[B, W]`` -> ``[B, W]``."""
+        device = next(self.net.parameters()).device
         self.net.eval()
         with torch.inference_mode():
-            for a in range(0, len(seq), step):
-                rows = trim_objects(seq.rows(a, min(a + step, len(seq))))
-                batch = {k: torch.from_numpy(np.ascontiguousarray(v)).to(device) for k, v in rows.items()}
-                zs.append(self.net.encode(batch).float().cpu().numpy())
-        return np.concatenate(zs)
+            return self.net.tcn(torch.from_numpy(np.ascontiguousarray(xs.transpose(0, 2, 1))).to(device),
+                                torch.from_numpy(np.ascontiguousarray(ms)).to(device))[-1].cpu().numpy()
 
     def score(self, video: VideoData) -> np.ndarray:
         if self.net is None:
             raise MethodError("ador: score() called before fit() or load()")
         z = self.encode_video(video)
         n = len(z)
-        width = int(self.cfg.get("test_window") or self.cfg["window"])
-        if width % 2:
-            raise MethodError(f"ador: test_window must be even (stride test_window/2), got {width}")
-        device = next(self.net.parameters()).device
-        xs = windows.split(z, width).transpose(0, 2, 1)  # [n_windows, z_dim, W]
-        ms = windows.split(np.ones(n, np.float32), width)
-        with torch.inference_mode():
-            last = self.net.tcn(torch.from_numpy(np.ascontiguousarray(xs)).to(device),
-                                torch.from_numpy(ms).to(device))[-1].cpu().numpy()
+        width = self.test_width()
+        last = self.window_scores(windows.split(z, width), windows.split(np.ones(n, np.float32), width))
         clip_scores = windows.merge(last, n, width)
         return clip_to_frames(clip_scores, video.n_frames, video.clip_len, video.stride, self.cfg.get("mapping", "average"))
 

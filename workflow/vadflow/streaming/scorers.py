@@ -9,7 +9,7 @@ Each scorer keeps the state its method needs and emits frame scores as soon as t
   score job's min-max constants are found (scores.h5 attrs). MIL offline scores 32 segments
   spanning the whole video, which a stream cannot know: online, each clip is a one-clip bag
   (the same segment rule applied to that clip), and the difference is reported, not hidden.
-* windows (``adnet``, ``edtcn``): the last W clips; a window every W/2 clips. ``causal`` (default)
+* windows (``adnet``, ``edtcn``; ``ador`` over its encoded clips z, streaming/ador.py): the last W clips; a window every W/2 clips. ``causal`` (default)
   emits the newest half of each window from that window alone, so a clip waits at most W/2
   clips; ``exact`` emits the older half averaged over the two windows that hold it, exactly the
   offline merge, one window later. At end of stream the remaining clips get the offline merge.
@@ -27,6 +27,7 @@ import numpy as np
 
 from vadflow.methods.base import Method, MethodError
 from vadflow.scores import clip_to_frames
+from vadflow.streaming.objects import OnlineBag
 
 WINDOW_MODES = ("causal", "exact")
 
@@ -85,17 +86,43 @@ class PerClip:
         return []
 
 
-class Windowed:
-    """Half-overlapping windows of W clips over the stream (specs/adnet.md §4), see module doc."""
+class TemporalWindows:
+    """What :class:`Windowed` runs for ADNet / ED-TCN: scaled clip features, the model's windows."""
 
-    def __init__(self, model: Any, mode: str = "causal"):
+    def __init__(self, model: Any):
+        self.model = model
+        self.width = model._width(model.net)
+
+    def row(self, feature: np.ndarray) -> np.ndarray:
+        return self.model.scaler(feature[None])[0].astype(np.float32)
+
+    def run(self, xs: list[np.ndarray], ms: list[np.ndarray]) -> np.ndarray:
+        """Last-stage outputs of the windows ``xs`` [W, D] with masks ``ms`` [W] -> [len(xs), W]."""
+        import torch
+
+        m = self.model
+        device = next(m.net.parameters()).device
+        xt, mt, _ = m._batch(xs, ms, [np.zeros_like(k) for k in ms], device)
+        m.net.eval()
+        with torch.inference_mode():
+            return m.net(xt, mt)[-1].cpu().numpy()
+
+
+class Windowed:
+    """Half-overlapping windows of W clips over the stream (specs/adnet.md §4), see module doc.
+
+    ``net`` adapts a model's rows and windows (default :class:`TemporalWindows`; ADOR's z windows:
+    streaming/ador.py), so every windowed kind shares this bookkeeping."""
+
+    def __init__(self, model: Any, mode: str = "causal", net: Any | None = None):
         from vadflow.methods import windows
 
         if mode not in WINDOW_MODES:
             raise ValueError(f"window mode must be one of {WINDOW_MODES}, got {mode!r}")
         self.w = windows
         self.model, self.mode = model, mode
-        self.width = model._width(model.net)
+        self.net = net or TemporalWindows(model)
+        self.width = self.net.width
         self.half = self.width // 2
         self.feats: dict[int, np.ndarray] = {}
         self.n = 0  # clips received
@@ -106,20 +133,13 @@ class Windowed:
 
     def _run(self, starts: list[int], n: int) -> np.ndarray:
         """Outputs of the windows starting at ``starts`` over clips [0, n) (padded at the end), [len(starts), W]."""
-        import torch
-
-        m = self.model
         width = self.width or n
         x = np.stack([self.feats[i] for i in range(min(starts), min(n, max(starts) + width))])
         base = min(starts)
         ones = np.ones(len(x), np.float32)
         xs = [self.w.cut(x, s - base, width, 0.0) for s in starts]
         ms = [self.w.cut(ones, s - base, width, 0.0) for s in starts]
-        device = next(m.net.parameters()).device
-        xt, mt, _ = m._batch(xs, ms, [np.zeros_like(k) for k in ms], device)
-        m.net.eval()
-        with torch.inference_mode():
-            return m.net(xt, mt)[-1].cpu().numpy()
+        return self.net.run(xs, ms)
 
     def _add(self, start: int, row: np.ndarray, n: int) -> None:
         for i in range(start, min(start + (self.width or n), n)):
@@ -134,7 +154,7 @@ class Windowed:
         return out
 
     def push(self, k: int, feature: np.ndarray) -> list[tuple[int, float]]:
-        self.feats[k] = self.model.scaler(feature[None])[0].astype(np.float32)
+        self.feats[k] = self.net.row(feature)
         self.n = k + 1
         if not self.width:
             return []  # one window over the whole video: only end of stream can score it
@@ -205,48 +225,6 @@ class ClipScorer:
         if tail is not None and len(tail.scores):
             out.append(tail)
         return out
-
-
-class OnlineBag:
-    """The bag of objects of a live stream: the detector of the model's detections file, fed every
-    frame (background subtraction needs them all in order), counted on the sampled frames exactly
-    as :meth:`vadflow.detection.store.VideoObjects.bag` counts the stored objects."""
-
-    def __init__(self, cfg: dict[str, Any], class_names: list[str], conf: float):
-        from vadflow.detection import get_detector
-        from vadflow.video.geometry import ClipSpec
-
-        self.det = get_detector(cfg)
-        if not self.det.needs_frames and self.det.backend != "none":
-            raise MethodError(f"detector {cfg.get('name')!r} (backend {self.det.backend}) imports detections made elsewhere; "
-                              "it cannot detect on a live stream")
-        resize = cfg.get("resize")
-        self.spec = ClipSpec(1, 1, tuple(resize) if isinstance(resize, list) else resize, None)
-        self.n_classes, self.conf = len(class_names), float(conf)
-        self.thresh, self.kmax = float(self.det.cfg["score_thresh"]), int(self.det.cfg["max_objects"])
-        self.sub = self.det.subtractor() if self.det.backend == "background" else None
-
-    def push(self, frame: np.ndarray, sampled: bool) -> np.ndarray | None:
-        from vadflow.detection.base import Detections, select
-        from vadflow.video.decoder import transform_frame
-
-        if self.det.backend == "none":
-            dets = Detections.empty() if sampled else None
-        else:
-            img = transform_frame(frame, self.spec)
-            if self.sub is not None:
-                mask = self.sub.apply(np.ascontiguousarray(img[..., ::-1]), learningRate=float(self.det.opts["learning_rate"]))
-                dets = select(self.det.blobs(mask), self.thresh, self.kmax) if sampled else None
-            else:
-                dets = select(self.det.propose(img[None])[0], self.thresh, self.kmax) if sampled else None
-        if dets is None:
-            return None
-        keep = np.asarray(dets.scores) >= self.conf
-        labels = np.asarray(dets.labels)[keep]
-        if self.n_classes == 0:
-            return np.array([keep.sum()], np.float32)
-        labels = labels[(labels >= 0) & (labels < self.n_classes)]
-        return np.bincount(labels, minlength=self.n_classes).astype(np.float32)
 
 
 class RealtimeScorer:

@@ -31,7 +31,7 @@ from vadflow.streaming.source import FrameSource, SourceError
 
 log = logging.getLogger(__name__)
 
-CLIP_KINDS = ("adnet", "edtcn", "mlp", "mil", "lof")
+CLIP_KINDS = ("adnet", "edtcn", "ador", "mlp", "mil", "lof")
 
 
 # ----------------------------------------------------------------------------- model -> scorer
@@ -84,7 +84,7 @@ def build_scorer(model_path: str | Path, origin: dict[str, Any] | None = None, w
         flow = OnlineFrames(json.loads(feats[1]["config"]), feats[1].get("weights"), device) if model.cfg.get("flow_features") else None
         bag = None
         if model.cfg.get("detections") and prov.get("detections"):
-            from vadflow.streaming.scorers import OnlineBag
+            from vadflow.streaming.objects import OnlineBag
 
             d = prov["detections"]
             bag = OnlineBag(json.loads(d["config"]), json.loads(d.get("class_names", "[]")), model.cfg["bag_conf"])
@@ -94,6 +94,10 @@ def build_scorer(model_path: str | Path, origin: dict[str, Any] | None = None, w
     if not main:
         raise MethodError(f"{model_path}: its features {feats[0].get('extractor')!r} were not extracted from videos "
                           f"(source {feats[0].get('source', '?')}); only extracting extractors can run online")
+    if kind == "ador":
+        from vadflow.streaming.ador import ador_scorer
+
+        return ador_scorer(model, prov, windows, device)
     ext = OnlineClips(main, feats[0].get("weights"), device)
     if kind in ("adnet", "edtcn"):
         logic: Any = Windowed(model, windows)

@@ -18,6 +18,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from vadflow.video.decoder import put_unless_stopped
+
 log = logging.getLogger(__name__)
 
 #: frame rate assumed when the source does not say (UCF-Crime's 30 fps); ``--fps`` overrides.
@@ -65,13 +67,7 @@ class FrameSource:
 
     # -- reader thread ------------------------------------------------------------------
     def _put(self, item: Any) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return put_unless_stopped(self._q, item, self._stop)
 
     def _run(self) -> None:
         try:

@@ -45,6 +45,21 @@ IMAGE_EXTS = (".tif", ".tiff", ".jpg", ".jpeg", ".png", ".bmp")
 _IGNORED = ("thumbs.db", "desktop.ini")
 
 
+def put_unless_stopped(q: queue.Queue, item: object, stop: threading.Event) -> bool:
+    """Put ``item`` on a bounded queue from a producer thread; False once ``stop`` is set.
+
+    A plain blocking put would hang the producer forever when the consumer has gone away
+    (an error, Ctrl-C) with the queue full; polling lets it see ``stop`` and end.
+    """
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 def _natural_key(name: str) -> list:
     # "9.tif" before "10.tif": frame numbers are not always zero-padded.
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
@@ -342,13 +357,7 @@ class ClipStream:
                          for i in range(max(1, int(workers)))]
 
     def _put(self, item: StreamItem) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return put_unless_stopped(self._q, item, self._stop)
 
     def _next_video(self) -> tuple[str, Path, VideoInfo] | None:
         with self._lock:

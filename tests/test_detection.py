@@ -228,7 +228,7 @@ def test_decode_yolo_maps_letterboxed_boxes_back_and_runs_classwise_nms():
 
 def test_onnx_backend_runs_an_exported_model(tmp_path):
     """A tiny stand-in for a YOLOv8 export: fixed candidates in the [1, 4 + C, N] layout."""
-    pytest.importorskip("onnx", reason="exporting a model needs the onnx package (not a vadflow dependency)")
+    pytest.importorskip("onnx", reason="exporting a model needs the onnx package (in the test extras, not a vadflow dependency)")
 
     class FakeYolo(torch.nn.Module):
         def forward(self, images):

@@ -29,6 +29,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from vadflow.h5reader import H5Reader
 from vadflow.io import atomic_path
 
 ARRAYS = ("boxes", "scores", "labels", "feats", "valid")
@@ -155,32 +156,15 @@ class VideoObjects:
         return out
 
 
-class DetectionStore:
+class DetectionStore(H5Reader):
     """Read-only access to a detections file."""
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise DetectionStoreError(f"detections file {self.path} does not exist")
-        self._f = h5py.File(self.path, "r")
-
-    @property
-    def attrs(self) -> dict[str, Any]:
-        return dict(self._f.attrs)
+    kind = "detections file"
+    error = DetectionStoreError
 
     @property
     def class_names(self) -> list[str]:
         return json.loads(self._f.attrs.get("class_names", "[]"))
-
-    @property
-    def failed(self) -> dict[str, str]:
-        return json.loads(self._f.attrs.get("failed", "{}"))
-
-    def ids(self) -> list[str]:
-        return list(self._f.keys())
-
-    def __contains__(self, vid: str) -> bool:
-        return vid in self._f
 
     def _group(self, vid: str) -> h5py.Group:
         if vid not in self._f:
@@ -214,12 +198,3 @@ class DetectionStore:
         rows = np.broadcast_to(np.arange(objs.n_clips)[:, None], labels.shape)
         np.add.at(out, (rows[keep], labels[keep]), weight[keep])
         return out
-
-    def close(self) -> None:
-        self._f.close()
-
-    def __enter__(self) -> "DetectionStore":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

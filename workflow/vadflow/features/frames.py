@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from vadflow.features.cache import VideoCache, video_signature
 from vadflow.features.store import FeatureStoreError, merge_videos
+from vadflow.h5reader import H5Reader
 from vadflow.io import atomic_path, config_hash
 
 log = logging.getLogger(__name__)
@@ -312,14 +313,15 @@ class FrameSource:
             yield np.repeat(last[None], len(self.index) - n, axis=0)
 
 
-class FrameStore:
-    """Read-only access to a frame cache file (``layout: frames``)."""
+class FrameStore(H5Reader):
+    """Read-only access to a frame cache file (``layout: frames``); ``ids`` and ``in`` also
+    cover the test videos it decodes on the fly."""
+
+    kind = "frame cache"
+    error = FeatureStoreError
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise FeatureStoreError(f"frame cache {self.path} does not exist")
-        self._f = h5py.File(self.path, "r")
+        super().__init__(path)
         attrs = self._f.attrs
         if attrs.get("layout") != "frames":
             self._f.close()
@@ -328,14 +330,6 @@ class FrameStore:
         self.name = str(attrs.get("name", self.path.stem))
         self.root = str(attrs["root"])
         self._fly: dict[str, dict[str, Any]] = json.loads(attrs.get("on_the_fly", "{}"))
-
-    @property
-    def attrs(self) -> dict[str, Any]:
-        return dict(self._f.attrs)
-
-    @property
-    def failed(self) -> dict[str, str]:
-        return json.loads(self._f.attrs.get("failed", "{}"))
 
     @property
     def channels(self) -> int:
@@ -364,12 +358,3 @@ class FrameStore:
         if len(index) != self._f[vid].shape[0]:
             raise FeatureStoreError(f"{self.path}: video {vid} holds {self._f[vid].shape[0]} frames but its index lists {len(index)}")
         return FrameSource(self, vid, index, n)
-
-    def close(self) -> None:
-        self._f.close()
-
-    def __enter__(self) -> "FrameStore":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

@@ -18,6 +18,7 @@ from typing import Any, Iterable
 import h5py
 import numpy as np
 
+from vadflow.h5reader import H5Reader
 from vadflow.io import atomic_path
 
 #: attrs every per-video dataset carries (DESIGN.md "Feature files are self-describing").
@@ -153,31 +154,11 @@ def merge_videos(videos: dict[str, Path], file_attrs: dict[str, Any], failed: di
     return {"videos": n, "failed": len(failed)}
 
 
-class FeatureStore:
+class FeatureStore(H5Reader):
     """Read-only access to a merged feature file."""
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise FeatureStoreError(f"feature file {self.path} does not exist")
-        try:
-            self._f = h5py.File(self.path, "r")
-        except OSError as exc:  # e.g. locked by a program writing it in place (README, "Concurrent jobs")
-            raise FeatureStoreError(f"feature file {self.path} cannot be opened: {exc}") from exc
-
-    @property
-    def attrs(self) -> dict[str, Any]:
-        return dict(self._f.attrs)
-
-    @property
-    def failed(self) -> dict[str, str]:
-        return json.loads(self._f.attrs.get("failed", "{}"))
-
-    def ids(self) -> list[str]:
-        return list(self._f.keys())
-
-    def __contains__(self, vid: str) -> bool:
-        return vid in self._f
+    kind = "feature file"
+    error = FeatureStoreError
 
     def _dataset(self, vid: str) -> h5py.Dataset:
         if vid not in self._f:
@@ -202,14 +183,6 @@ class FeatureStore:
             if str(have) != str(want):
                 raise FeatureStoreError(f"{self.path}: video {vid}: attr {key} = {have!r}, expected {want!r}; re-extract the features")
 
-    def close(self) -> None:
-        self._f.close()
-
-    def __enter__(self) -> "FeatureStore":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def frame_index(attrs: dict[str, Any]) -> np.ndarray:

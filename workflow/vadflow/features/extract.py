@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from tqdm import tqdm
 
@@ -49,6 +50,13 @@ def parse_shard(shard: str) -> tuple[int, int]:
 def shard_of(video_id: str, n_shards: int) -> int:
     """Stable shard of a video: a hash of its id, so adding a video moves no other video."""
     return zlib.crc32(video_id.encode()) % n_shards
+
+
+def shard_rows(manifest: str | Path, shard: str) -> pd.DataFrame:
+    """The manifest's ``ok`` videos that fall into ``shard`` (``'<i>-of-<n>'``)."""
+    idx, n_shards = parse_shard(shard)
+    table = read_manifest(manifest)
+    return table[(table["status"] == "ok") & (table["id"].map(lambda v: shard_of(v, n_shards)) == idx)]
 
 
 def full_config(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -104,9 +112,7 @@ def extract_shard(manifest: str | Path, root: str | Path, cfg: dict[str, Any], s
 
         return extract_sampled_shard(manifest, root, cfg, shard, out, cache_dir=cache_dir, progress=progress)
     cfg = full_config(cfg)
-    idx, n_shards = parse_shard(shard)
-    table = read_manifest(manifest)
-    rows = table[(table["status"] == "ok") & (table["id"].map(lambda v: shard_of(v, n_shards)) == idx)]
+    rows = shard_rows(manifest, shard)
     spec = ClipSpec.from_cfg(cfg)
     bb = get_backbone(cfg["backbone"])
     device = resolve_device(cfg.get("device", "auto"))

@@ -28,7 +28,6 @@ import torch
 from tqdm import tqdm
 
 from vadflow.config import as_json, extractor_hash
-from vadflow.data.manifest import read_manifest
 from vadflow.device import resolve_device
 from vadflow.features.backbones import get_backbone
 from vadflow.features.cache import VideoCache, video_signature
@@ -126,13 +125,11 @@ def extract_sampled_shard(manifest: str | Path, root: str | Path, cfg: dict[str,
     A video's frames run in fixed batches of ``batch_size`` in frame order, so its features do
     not depend on which other videos are cached: a resumed run is bit-identical.
     """
-    from vadflow.features.extract import parse_shard, shard_of
+    from vadflow.features.extract import shard_rows
 
     cfg = full_config(cfg)
     FrameInput(cfg)  # validates `input` before any decoding
-    idx, n_shards = parse_shard(shard)
-    table = read_manifest(manifest)
-    rows = table[(table["status"] == "ok") & (table["id"].map(lambda v: shard_of(v, n_shards)) == idx)]
+    rows = shard_rows(manifest, shard)
     bb = get_backbone(cfg["backbone"])
     device = resolve_device(cfg.get("device", "auto"))
     weights = bb.weights_id(cfg)

@@ -28,7 +28,7 @@ from vadflow.data import synthetic
 from vadflow.data.manifest import build_manifest, write_manifest
 from vadflow.features.backbones import get_backbone
 from vadflow.features.extract import extract_shard, full_config
-from vadflow.features.store import merge
+from vadflow.features.writer import merge
 from vadflow.video.decoder import ClipStream, VideoInfo, iter_frames
 from vadflow.video.geometry import ClipSpec, crop_box, resized_size
 

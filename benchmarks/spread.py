@@ -23,7 +23,7 @@ import torch
 
 from vadflow.features.extract import extract_shard
 from vadflow.features.lstm_clip import action_sequences
-from vadflow.features.store import merge
+from vadflow.features.writer import merge
 
 from extract import make_dataset  # benchmarks/extract.py: the seeded synthetic set
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from vadflow.detection.store import ObjectSets
+from vadflow.stores.detections import ObjectSets
 from vadflow.methods import get_method
 from vadflow.methods.ador import ADOR, ADORNet
 from vadflow.methods.ador_net import ClipEncoder, EncoderLayer, MultiHeadAttention, box_relation, relation_embedding, sinusoid_positions
@@ -260,7 +260,7 @@ def test_bce_with_logits_values():
 
 # ------------------------------------------------------------------------- method (§10.11)
 class FakeObjects:
-    """In-memory stand-in for detection.store.VideoObjects."""
+    """In-memory stand-in for vadflow.stores.detections.VideoObjects."""
 
     def __init__(self, k: int, rng, n_obj: int = 5, dim: int = 6, move: bool = False):
         self.feature_dim = dim

@@ -16,7 +16,7 @@ from conftest import ROOT, write_mp4
 from vadflow.detection import BACKENDS, get_detector
 from vadflow.detection.base import DEFAULTS, Detections, DetectorError, centre_frames, pack, select
 from vadflow.detection.roi_align import roi_align
-from vadflow.detection.store import DetectionStore, DetectionStoreError
+from vadflow.stores.detections import DetectionStore, DetectionStoreError
 
 torch.set_num_threads(1)
 SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
@@ -345,7 +345,7 @@ def test_detect_dataset_writes_aligned_rows_and_the_store_checks_them(tiny_datas
 
 
 def test_class_counts_bag_of_objects(tmp_path):
-    from vadflow.detection.store import DetectionWriter
+    from vadflow.detection.writer import DetectionWriter
 
     arrays = {"boxes": np.zeros((2, 3, 4), np.float32), "scores": np.array([[0.9, 0.5, 0], [0.4, 0, 0]], np.float32),
               "labels": np.array([[1, 1, -1], [0, -1, -1]], np.int32), "feats": np.zeros((2, 3, 2), np.float32),

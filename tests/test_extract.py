@@ -16,7 +16,8 @@ import pytest
 from conftest import write_mp4
 from vadflow.data.manifest import COLUMNS
 from vadflow.features.extract import BatchLayout, extract_shard
-from vadflow.features.store import FeatureStoreError, merge
+from vadflow.stores.features import FeatureStoreError
+from vadflow.features.writer import merge
 
 # Small I3D on 32x32 crops: real network, milliseconds per clip.
 CFG = {"backbone": "i3d", "weights": "random", "seed": 1, "clip_len": 8, "stride": 8, "resize": 32, "crop": 32,

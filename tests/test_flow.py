@@ -15,7 +15,7 @@ from conftest import write_mp4
 from vadflow.data.manifest import COLUMNS
 from vadflow.features.backbones import get_backbone
 from vadflow.features.extract import extract_shard
-from vadflow.features.store import merge
+from vadflow.features.writer import merge
 from vadflow.video import flow as F
 
 ALL = ("hof", "mbh", "mag", "diff", "accel")

@@ -10,8 +10,10 @@ import pytest
 
 from test_benchmarks import level_image, ucsd_root
 from vadflow.data.manifest import build_manifest, write_manifest
-from vadflow.features.frames import FrameStore, cache_frames, resolve, sample_indices
-from vadflow.features.store import FeatureStoreError
+from vadflow.stores.frames import FrameStore
+from vadflow.features.frames import cache_frames, sample_indices
+from vadflow.video.pixels import resolve
+from vadflow.stores.features import FeatureStoreError
 
 
 @pytest.fixture()

@@ -18,7 +18,8 @@ from conftest import ROOT
 from vadflow.data import annotations as ann
 from vadflow.data.manifest import COLUMNS, build_manifest, write_manifest
 from vadflow.features import importers as im
-from vadflow.features.store import VIDEO_ATTRS, FeatureStore, FeatureStoreError, FeatureWriter
+from vadflow.stores.features import VIDEO_ATTRS, FeatureStore, FeatureStoreError
+from vadflow.features.writer import FeatureWriter
 from vadflow.methods.data import load_videos
 
 ANNOTATION_FILES = ("Anomaly_Train.txt", "Temporal_Anomaly_Annotation.txt", "Test_Annotation_with_frames.txt",

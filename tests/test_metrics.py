@@ -19,7 +19,7 @@ from vadflow.evaluation.frame_metrics import (
 from vadflow.evaluation.plots import choose_videos, plot_roc, plot_timelines
 from vadflow.evaluation.segments import binarise, f1_table, segment_counts, segments
 from vadflow.evaluation.tables import evaluate
-from vadflow.scores import clip_to_frames
+from vadflow.methods.mapping import clip_to_frames
 
 EXACT = dict(rel=1e-12, abs=1e-12)
 

@@ -404,7 +404,7 @@ def test_skip_like_seed001_through_train_score_evaluate_summary(tmp_path):
 
     from vadflow import cli
     from vadflow.data.manifest import COLUMNS, write_manifest
-    from vadflow.features.store import FeatureWriter
+    from vadflow.features.writer import FeatureWriter
 
     train, short = _videos(6, 6, seed=1), _short_videos()
     test = _videos(2, 2, seed=2)

@@ -372,7 +372,7 @@ def _detections_file(path, rows, class_names):
     """A detections file of one video ``v`` with the given per-row (scores, labels)."""
     import json
 
-    from vadflow.detection.store import DetectionWriter
+    from vadflow.detection.writer import DetectionWriter
 
     k = max(1, max(len(s) for s, _ in rows))
     arrays = {"boxes": np.zeros((len(rows), k, 4), np.float32), "scores": np.zeros((len(rows), k), np.float32),
@@ -385,7 +385,7 @@ def _detections_file(path, rows, class_names):
 
 
 def test_bag_of_objects_counts_per_class(tmp_path):
-    from vadflow.detection.store import DetectionStore
+    from vadflow.stores.detections import DetectionStore
 
     coco = [f"class{i}" for i in range(80)]
     _detections_file(tmp_path / "d.h5", [([0.9, 0.4, 0.6], [0, 0, 2]), ([], [])], coco)
@@ -406,7 +406,7 @@ def test_detections_on_sampled_frames_offline_equal_online(tmp_path):
     from conftest import write_mp4
     from vadflow.data.manifest import COLUMNS
     from vadflow.detection.run import detect_dataset
-    from vadflow.detection.store import DetectionStore
+    from vadflow.stores.detections import DetectionStore
     from vadflow.streaming.scorers import OnlineBag
 
     rng = np.random.default_rng(0)

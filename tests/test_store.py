@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from vadflow.features.cache import VideoCache
-from vadflow.features.store import FeatureStore, FeatureStoreError, FeatureWriter, merge, write_receipt
+from vadflow.stores.features import FeatureStore, FeatureStoreError
+from vadflow.features.writer import FeatureWriter, merge, write_receipt
 
 ATTRS = {"extractor": "i3d", "clip_len": 16, "stride": 16, "fps": 30.0, "n_frames": 100, "config_hash": "abc",
          "weights": "random-init", "layout": "clips"}

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vadflow.methods.base import VideoData
-from vadflow.scores import clip_to_frames
+from vadflow.methods.mapping import clip_to_frames
 from vadflow.streaming.scorers import FrameMapper, Windowed
 
 

@@ -39,7 +39,7 @@ def barrier(markers: Path, me: str, stage: str, wait_for: tuple[str, ...] = JOBS
 
 
 def write(path: Path, version: int, markers: Path, me: str) -> None:
-    from vadflow.features.store import FeatureWriter
+    from vadflow.features.writer import FeatureWriter
 
     with FeatureWriter(path, {"extractor": "x", "version": version}) as w:
         w.add("v0", features(version, 0), ATTRS, dtype="float32")
@@ -50,7 +50,7 @@ def write(path: Path, version: int, markers: Path, me: str) -> None:
 
 
 def read(path: Path, markers: Path, me: str) -> dict:
-    from vadflow.features.store import FeatureStore
+    from vadflow.stores.features import FeatureStore
 
     with FeatureStore(path) as store:
         barrier(markers, me, "open")

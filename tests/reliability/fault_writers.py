@@ -37,7 +37,7 @@ LIMIT = 0
 
 
 def scores(path: Path, version: int) -> None:
-    from vadflow.scores import write_scores
+    from vadflow.stores.scores import write_scores
 
     arm()
     write_scores(path, {"v1": data(version), "v2": data(version + 1)}, attrs={"method": "m"})
@@ -64,7 +64,8 @@ def labels(path: Path, version: int) -> None:
 
 
 def features(path: Path, version: int) -> None:
-    from vadflow.features.store import VIDEO_ATTRS, FeatureWriter
+    from vadflow.stores.features import VIDEO_ATTRS
+    from vadflow.features.writer import FeatureWriter
 
     attrs = {k: 1 for k in VIDEO_ATTRS}
     arm()
@@ -77,7 +78,7 @@ def merged(path: Path, version: int) -> None:
     """``vadflow merge``: copies the cached videos a shard receipt lists into one file (the
     inputs are made once, so that only the merge itself meets the fault)."""
     from vadflow.features.cache import VideoCache
-    from vadflow.features.store import merge, write_receipt
+    from vadflow.features.writer import merge, write_receipt
 
     receipt = path.parent / "shard.json"
     if not receipt.exists():

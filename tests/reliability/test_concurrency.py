@@ -32,7 +32,7 @@ def job_env(**extra: str) -> dict[str, str]:
 
 
 def write_features(path: Path, version: int) -> dict[str, str]:
-    from vadflow.features.store import FeatureWriter
+    from vadflow.features.writer import FeatureWriter
 
     with FeatureWriter(path, {"extractor": "x", "version": version}) as w:
         for i in range(4):
@@ -78,7 +78,7 @@ def test_locks_are_on_where_the_file_system_has_them(tmp_path):
     modifying in place; it fails at once, naming the file, instead of reading a torn file."""
     path = tmp_path / "x.h5"
     write_features(path, 1)
-    code = ("import sys, vadflow.cli\nfrom vadflow.features.store import FeatureStore, FeatureStoreError\n"
+    code = ("import sys, vadflow.cli\nfrom vadflow.stores.features import FeatureStore, FeatureStoreError\n"
             "try:\n    FeatureStore(sys.argv[1])\nexcept FeatureStoreError as exc:\n    print('refused', exc)\n")
     with h5py.File(path, "a"):  # an outside program holds it open for writing
         res = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, env=job_env())

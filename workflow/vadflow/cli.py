@@ -73,7 +73,7 @@ def cmd_import(a: argparse.Namespace) -> None:
 
 
 def cmd_merge(a: argparse.Namespace) -> None:
-    from vadflow.features.store import merge
+    from vadflow.features.writer import merge
 
     log.info("merged %s into %s", merge(a.shards, a.out), a.out)
 
@@ -144,19 +144,19 @@ def cmd_train(a: argparse.Namespace) -> None:
                                                  lazy=cls.lazy_features, extra_features=extra))
     if getattr(a, "head", None) and a.head[0]:
         # A trained projection head (LOF): checked against the features it will be applied to.
-        from vadflow.features.store import FeatureStore
+        from vadflow.stores.features import FeatureStore
         from vadflow.methods.heads import load_head
 
         with FeatureStore(a.features) as store:
             model.set_head(load_head(a.head[0], store.attrs))
     log.info("training %s (kind %s) on %d videos", cfg.get("name"), cfg["kind"], len(videos))
     model.fit(videos)
-    from vadflow.features.store import origin
+    from vadflow.stores.features import origin
 
     # The extractors behind the inputs travel with the model, so `vadflow watch` can rebuild them.
     model.origin = {"features": [origin(p) for p in [a.features, *extra]]}
     if _detections(a):
-        from vadflow.detection.store import DetectionStore
+        from vadflow.stores.detections import DetectionStore
 
         with DetectionStore(_detections(a)) as dets:
             model.origin["detections"] = {k: str(dets.attrs[k]) for k in ("detector", "backend", "config", "class_names", "weights")
@@ -168,11 +168,11 @@ def cmd_score(a: argparse.Namespace) -> None:
     from tqdm import tqdm
 
     from vadflow.data.manifest import read_manifest
-    from vadflow.features.store import FeatureStore
+    from vadflow.stores.features import FeatureStore
     from vadflow.methods import get_method
     from vadflow.methods.data import load_videos
     from vadflow.provenance import score_attrs
-    from vadflow.scores import skipped_attrs, write_scores
+    from vadflow.stores.scores import skipped_attrs, write_scores
 
     _set_threads(a.threads)
     cfg = _cfg(a.cfg)
@@ -199,7 +199,7 @@ def cmd_score(a: argparse.Namespace) -> None:
                     "; ".join(sorted(set(skipped.values()) | set(model.skipped_train.values()))))
     det_attrs = None
     if _detections(a):
-        from vadflow.detection.store import DetectionStore
+        from vadflow.stores.detections import DetectionStore
 
         with DetectionStore(_detections(a)) as dets:
             det_attrs = dict(dets.attrs)
@@ -221,7 +221,7 @@ def cmd_score(a: argparse.Namespace) -> None:
 
 
 def cmd_train_head(a: argparse.Namespace) -> None:
-    from vadflow.features.store import FeatureStore
+    from vadflow.stores.features import FeatureStore
     from vadflow.methods.base import MethodError
     from vadflow.methods.data import load_videos
     from vadflow.methods.heads import dataset_clips, file_clips, head_config, save_head, train_head
@@ -248,7 +248,7 @@ def cmd_train_head(a: argparse.Namespace) -> None:
 
 
 def cmd_thesis(a: argparse.Namespace) -> None:
-    from vadflow.features.store import FeatureStore
+    from vadflow.stores.features import FeatureStore
     from vadflow.io import atomic_path
     from vadflow.methods.data import load_videos
     from vadflow.methods.heads import load_head
@@ -280,7 +280,7 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
     from vadflow.io import atomic_path
     import pandas as pd
 
-    from vadflow.scores import read_score_attrs, read_score_sets, read_scores, read_skipped
+    from vadflow.stores.scores import read_score_attrs, read_score_sets, read_scores, read_skipped
 
     cfg = _cfg(a.cfg)
     table = read_manifest(a.manifest)
@@ -376,7 +376,7 @@ def cmd_video_level(a: argparse.Namespace) -> None:
     from vadflow.data.manifest import read_manifest
     from vadflow.evaluation.video_level import video_level
     from vadflow.io import atomic_path
-    from vadflow.scores import read_scores
+    from vadflow.stores.scores import read_scores
 
     cfg = _cfg(a.cfg)
     scores = read_scores(a.scores)
@@ -563,11 +563,11 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
     errors: list[type[BaseException]] = []
     for module, name in (("vadflow.config", "ConfigError"), ("vadflow.data.annotations", "AnnotationError"),
-                         ("vadflow.data.ucf_crime", "DatasetError"), ("vadflow.features.store", "FeatureStoreError"),
+                         ("vadflow.data.ucf_crime", "DatasetError"), ("vadflow.stores.features", "FeatureStoreError"),
                          ("vadflow.methods.base", "MethodError"), ("vadflow.video.decoder", "DecodeError"),
                          ("vadflow.features.lstm_clip", "PretrainError"), ("vadflow.features.checkpoints", "CheckpointError"),
                          ("vadflow.io", "ArtifactWriteError"), ("vadflow.io", "UnsafeFileError"),
-                         ("vadflow.detection.base", "DetectorError"), ("vadflow.detection.store", "DetectionStoreError"),
+                         ("vadflow.detection.base", "DetectorError"), ("vadflow.stores.detections", "DetectionStoreError"),
                          ("vadflow.streaming.source", "SourceError"), ("vadflow.features.online", "OnlineError")):
         try:
             errors.append(getattr(importlib.import_module(module), name))

@@ -214,3 +214,38 @@ RUNTIME_KEYS = ("batch_size", "device", "shards", "decoder", "amp", "decode_work
 def extractor_hash(params: dict[str, Any]) -> str:
     """Hash of the extractor settings that determine the feature values."""
     return config_hash({k: v for k, v in params.items() if k not in RUNTIME_KEYS})
+
+
+#: bytes hashed at each end of a video file by :func:`video_signature`.
+_EDGE = 1 << 20
+
+
+def video_signature(path: str | Path) -> str:
+    """Size plus a hash of the first and last MiB: cheap on multi-GB videos, and it survives
+    copies and ``touch`` (mtime does not), so a re-synced dataset keeps its cache. A frame
+    folder's signature hashes its file names and sizes plus its first and last image."""
+    path = Path(path)
+    if path.is_dir():
+        return _folder_signature(path)
+    size = path.stat().st_size
+    h = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as f:
+        h.update(f.read(_EDGE))
+        if size > 2 * _EDGE:
+            f.seek(size - _EDGE)
+            h.update(f.read(_EDGE))
+        else:
+            h.update(f.read())
+    return f"{size}:{h.hexdigest()[:24]}"
+
+
+def _folder_signature(folder: Path) -> str:
+    from vadflow.frame_folders import frame_files
+
+    files = frame_files(folder)
+    h = hashlib.sha256()
+    for p in files:
+        h.update(f"{p.name}:{p.stat().st_size};".encode())
+    for p in (files[0], files[-1]):
+        h.update(p.read_bytes()[:_EDGE])
+    return f"dir{len(files)}:{h.hexdigest()[:24]}"

@@ -62,7 +62,7 @@ def parse_m_file(path: str | Path) -> dict[int, list[tuple[int, int]]]:
 
 def mask_folder_events(folder: Path) -> tuple[list[tuple[int, int]], int]:
     """A ``TestNNN_gt`` folder of per-frame masks -> (events, number of masks)."""
-    from vadflow.video.decoder import DecodeError, frame_files
+    from vadflow.frame_folders import DecodeError, frame_files
 
     import cv2
 

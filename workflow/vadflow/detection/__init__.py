@@ -2,7 +2,7 @@
 
 Backends are imported only when asked for (OpenCV and torch are not needed to *read* a
 detections file): ``get_detector(cfg)`` builds the one that ``cfg["backend"]`` names.
-Methods never import this package's backends; they read ``detection.store``.
+Methods never import this package's backends; they read ``vadflow.stores.detections``.
 """
 from __future__ import annotations
 

@@ -18,7 +18,8 @@ from tqdm import tqdm
 from vadflow.data.manifest import read_manifest
 from vadflow.detection import get_detector
 from vadflow.detection.base import Detector, DetectorError, centre_frames, pack
-from vadflow.detection.store import CENTRE_RULE, DetectionWriter
+from vadflow.stores.detections import CENTRE_RULE
+from vadflow.detection.writer import DetectionWriter
 from vadflow.io import config_hash
 from vadflow.video.decoder import DecodeError, VideoInfo, iter_frames_at
 from vadflow.video.geometry import ClipSpec, n_clips, resized_size, sampled_frames, split_steps

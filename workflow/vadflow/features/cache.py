@@ -5,12 +5,11 @@ way keeps what it finished, and a rerun after new videos were added computes onl
 A cached entry is reused only while its key (extractor config hash, weights id, video file
 signature) matches; anything else is recomputed and overwritten. The merged
 ``features/{extractor}.h5`` that methods read is assembled from these files
-(:func:`vadflow.features.store.merge`). The frame cache (:mod:`vadflow.features.frames`)
+(:func:`vadflow.features.writer.merge`). The frame cache (:mod:`vadflow.features.frames`)
 keeps its decoded frames the same way, under the dataset name ``frames``.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from pathlib import Path
@@ -25,38 +24,6 @@ log = logging.getLogger(__name__)
 
 #: attrs that decide whether a cached video may be reused.
 KEY_ATTRS = ("config_hash", "weights", "video_signature")
-_EDGE = 1 << 20
-
-
-def video_signature(path: str | Path) -> str:
-    """Size plus a hash of the first and last MiB: cheap on multi-GB videos, and it survives
-    copies and ``touch`` (mtime does not), so a re-synced dataset keeps its cache. A frame
-    folder's signature hashes its file names and sizes plus its first and last image."""
-    path = Path(path)
-    if path.is_dir():
-        return _folder_signature(path)
-    size = path.stat().st_size
-    h = hashlib.sha256(str(size).encode())
-    with open(path, "rb") as f:
-        h.update(f.read(_EDGE))
-        if size > 2 * _EDGE:
-            f.seek(size - _EDGE)
-            h.update(f.read(_EDGE))
-        else:
-            h.update(f.read())
-    return f"{size}:{h.hexdigest()[:24]}"
-
-
-def _folder_signature(folder: Path) -> str:
-    from vadflow.video.decoder import frame_files
-
-    files = frame_files(folder)
-    h = hashlib.sha256()
-    for p in files:
-        h.update(f"{p.name}:{p.stat().st_size};".encode())
-    for p in (files[0], files[-1]):
-        h.update(p.read_bytes()[:_EDGE])
-    return f"dir{len(files)}:{h.hexdigest()[:24]}"
 
 
 def _file_name(vid: str) -> str:

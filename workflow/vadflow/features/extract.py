@@ -27,8 +27,9 @@ from vadflow.io import as_json, extractor_hash
 from vadflow.data.manifest import read_manifest
 from vadflow.device import resolve_device
 from vadflow.features.backbones import get_backbone
-from vadflow.features.cache import VideoCache, video_signature
-from vadflow.features.store import write_receipt
+from vadflow.features.cache import VideoCache
+from vadflow.io import video_signature
+from vadflow.features.writer import write_receipt
 from vadflow.video.decoder import ClipStream, VideoInfo
 from vadflow.video.geometry import ClipSpec, n_clips
 

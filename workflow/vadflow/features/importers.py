@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from vadflow.features.store import FeatureStoreError
+from vadflow.stores.features import FeatureStoreError
 
 log = logging.getLogger(__name__)
 
@@ -309,7 +309,7 @@ def import_features(manifest: str | Path, cfg: dict[str, Any], out: str | Path, 
 
     from vadflow.io import as_json, extractor_hash
     from vadflow.data.manifest import read_manifest
-    from vadflow.features.store import FeatureWriter
+    from vadflow.features.writer import FeatureWriter
 
     name = cfg.get("name", "imported")
     check_config(cfg, f"features.{name}")

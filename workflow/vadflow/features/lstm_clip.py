@@ -486,7 +486,7 @@ def derive_features(frames: str | Path, model_path: str | Path, cfg: dict[str, A
 
     from vadflow.io import as_json, extractor_hash
     from vadflow.device import resolve_device
-    from vadflow.features.store import FeatureWriter
+    from vadflow.features.writer import FeatureWriter
 
     cfg = lstm_config(cfg)
     attrs = check_frames_file(frames)

@@ -30,8 +30,9 @@ from tqdm import tqdm
 from vadflow.config import as_json, extractor_hash
 from vadflow.device import resolve_device
 from vadflow.features.backbones import get_backbone
-from vadflow.features.cache import VideoCache, video_signature
-from vadflow.features.store import write_receipt
+from vadflow.features.cache import VideoCache
+from vadflow.io import video_signature
+from vadflow.features.writer import write_receipt
 from vadflow.video.decoder import DecodeError, VideoInfo, iter_frames_at, transform_frame
 from vadflow.video.geometry import ClipSpec, sampled_frames, split_steps
 

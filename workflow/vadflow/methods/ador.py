@@ -23,10 +23,10 @@ from vadflow.methods.losses import stage_sum_bce
 from vadflow.methods.scaler import FeatureScaler
 from vadflow.methods.tcn import MultiStageTCN, layers_for_window
 from vadflow.methods.temporal import WINDOW_DEFAULTS, TemporalMethod
-from vadflow.scores import clip_to_frames
+from vadflow.methods.mapping import clip_to_frames
 
 if TYPE_CHECKING:
-    from vadflow.detection.store import ObjectSets
+    from vadflow.stores.detections import ObjectSets
 
 
 class ADORNet(nn.Module):

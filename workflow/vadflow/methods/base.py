@@ -4,7 +4,7 @@ A method sees videos only through :class:`VideoData`, which the CLI assembles fr
 manifest, the frame labels and a feature store (or, for pixel methods, a frame cache).
 Methods never open videos, never import extractors, the decoder, Snakemake or evaluation
 code (see DESIGN.md, "Which way imports go"); a frame cache built with ``test: decode``
-decodes its test videos inside its reader (:class:`vadflow.features.frames.FrameSource`).
+decodes its test videos inside its reader (:class:`vadflow.stores.frames.FrameSource`).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class VideoData:
     annotations exist (always for test videos, for training videos only on datasets that
     annotate them), else ``None``. ``anomalous`` is the video-level label.
     With ``layout == "frames"`` (a frame cache, for methods that read pixels) ``features`` is
-    empty and ``frames`` is the video's :class:`~vadflow.features.frames.FrameSource`: its
+    empty and ``frames`` is the video's :class:`~vadflow.stores.frames.FrameSource`: its
     uint8 frames, read or decoded on demand, and the frame numbers they come from.
     """
 
@@ -151,7 +151,7 @@ class Method(abc.ABC):
             blob["origin"] = self.origin
         save_torch(blob, path)
 
-    #: what produced the method's inputs (``{"features": [features.store.origin(...), ...],
+    #: what produced the method's inputs (``{"features": [stores.features.origin(...), ...],
     #: "detections": {...}}``, set by the train job): ``vadflow watch`` rebuilds the online
     #: extractors from it.
     origin: dict[str, Any] | None = None

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from vadflow.data.manifest import read_labels, read_manifest
-from vadflow.features.frames import FrameStore, is_frames_file
-from vadflow.features.store import FeatureStore, FeatureStoreError, frame_index
+from vadflow.stores.frames import FrameStore, is_frames_file
+from vadflow.stores.features import FeatureStore, FeatureStoreError, frame_index
 from vadflow.methods.base import VideoData, layout_error
 
 log = logging.getLogger(__name__)
@@ -24,10 +24,10 @@ def load_videos(manifest: str | Path, labels: str | Path, features: str | Path, 
     feature file's ``failed`` attr). A feature layout the method does not accept is an error
     naming the file, so 32-segment features never reach a per-clip method silently.
 
-    ``detections``: a detections file (detection.store); each video's objects, checked to be on
+    ``detections``: a detections file (vadflow.stores.detections); each video's objects, checked to be on
     the same clips as its features, go to ``extras["objects"]`` (a lazy
-    :class:`~vadflow.detection.store.VideoObjects`). ``lazy``: ``features`` is a
-    :class:`~vadflow.features.store.LazyRows` view read by clip ranges, not an array.
+    :class:`~vadflow.stores.detections.VideoObjects`). ``lazy``: ``features`` is a
+    :class:`~vadflow.stores.features.LazyRows` view read by clip ranges, not an array.
 
     Layout ``sampled_frames`` (one row per sampled frame) puts the rows' frame indices in
     ``extras["frame_index"]``. ``extra_features``: further feature files of the same rows (the
@@ -42,7 +42,7 @@ def load_videos(manifest: str | Path, labels: str | Path, features: str | Path, 
     out: list[VideoData] = []
     dets = None
     if detections:
-        from vadflow.detection.store import DetectionStore
+        from vadflow.stores.detections import DetectionStore
 
         dets = DetectionStore(detections)
     store = FeatureStore(features)

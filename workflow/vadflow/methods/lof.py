@@ -28,7 +28,7 @@ from vadflow.methods.base import Method, MethodError, VideoData
 from vadflow.data.annotations import clip_anomalous_frames
 from vadflow.methods.heads import BUILTIN_HEADS, ProjectionHead, make_head
 from vadflow.methods.scaler import FeatureScaler
-from vadflow.scores import clip_to_frames
+from vadflow.methods.mapping import clip_to_frames
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from vadflow.methods.base import MethodError, VideoData
 from vadflow.methods.losses import stage_sum_loss
 from vadflow.methods.neural import NeuralMethod
 from vadflow.methods.scaler import FeatureScaler
-from vadflow.scores import clip_to_frames
+from vadflow.methods.mapping import clip_to_frames
 from vadflow.device import resolve_device
 
 log = logging.getLogger(__name__)

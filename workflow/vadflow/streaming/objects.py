@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from vadflow.detection.base import Detections
-from vadflow.detection.store import ObjectSets
+from vadflow.stores.detections import ObjectSets
 from vadflow.methods.base import MethodError
 
 
@@ -53,7 +53,7 @@ class OnlineDetector:
     def objects(self) -> ObjectSets:
         """The last frame's objects as one row of the detections file holds them."""
         from vadflow.detection.base import pack
-        from vadflow.detection.store import stored_objects
+        from vadflow.stores.detections import stored_objects
 
         if self.det.needs_frames:
             d = self.det.with_features(self.img[None], [self.detect()])[0]
@@ -65,7 +65,7 @@ class OnlineDetector:
 
 class OnlineBag:
     """The bag of objects of a live stream, counted on the sampled frames exactly as
-    :meth:`vadflow.detection.store.VideoObjects.bag` counts the stored objects."""
+    :meth:`vadflow.stores.detections.VideoObjects.bag` counts the stored objects."""
 
     def __init__(self, cfg: dict[str, Any], class_names: list[str], conf: float):
         self.det = OnlineDetector(cfg)

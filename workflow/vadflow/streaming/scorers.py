@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from vadflow.methods.base import Method, MethodError
-from vadflow.scores import clip_to_frames
+from vadflow.methods.mapping import clip_to_frames
 from vadflow.streaming.objects import OnlineBag
 
 WINDOW_MODES = ("causal", "exact")
@@ -42,7 +42,7 @@ class Emission:
 
 
 class FrameMapper:
-    """Incremental :func:`vadflow.scores.clip_to_frames`: clip scores in order in, final frame scores out."""
+    """Incremental :func:`vadflow.methods.mapping.clip_to_frames`: clip scores in order in, final frame scores out."""
 
     def __init__(self, clip_len: int, stride: int, mapping: str = "average"):
         self.clip_len, self.stride, self.mapping = int(clip_len), int(stride), mapping

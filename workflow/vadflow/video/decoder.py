@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import re
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -21,13 +20,11 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+# DecodeError is the decoder's error; it lives in frame_folders, which the data adapters may import.
+from vadflow.frame_folders import DecodeError, frame_files
 from vadflow.video.geometry import ClipSpec, clip_frame_indices, crop_box, region_box, resized_size
 
 log = logging.getLogger(__name__)
-
-
-class DecodeError(RuntimeError):
-    """A video cannot be opened or decoded; the message names the file."""
 
 
 @dataclass(frozen=True)
@@ -37,12 +34,6 @@ class VideoInfo:
     width: int
     height: int
     backend: str
-
-
-#: image files a frame folder may hold (UCSD: .tif; ShanghaiTech: .jpg; Ped masks: .bmp).
-IMAGE_EXTS = (".tif", ".tiff", ".jpg", ".jpeg", ".png", ".bmp")
-#: files that operating systems drop into folders; skipped, never an error.
-_IGNORED = ("thumbs.db", "desktop.ini")
 
 
 def put_unless_stopped(q: queue.Queue, item: object, stop: threading.Event) -> bool:
@@ -58,30 +49,6 @@ def put_unless_stopped(q: queue.Queue, item: object, stop: threading.Event) -> b
         except queue.Full:
             continue
     return False
-
-
-def _natural_key(name: str) -> list:
-    # "9.tif" before "10.tif": frame numbers are not always zero-padded.
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
-
-
-def frame_files(folder: str | Path) -> list[Path]:
-    """The images of a frame folder in natural order; anything else in it is an error naming the file."""
-    folder = Path(folder)
-    files, other = [], []
-    for p in folder.iterdir():
-        if p.name.startswith(".") or p.name.lower() in _IGNORED:
-            continue
-        (files if p.is_file() and p.suffix.lower() in IMAGE_EXTS else other).append(p)
-    if other:
-        raise DecodeError(f"{other[0]}: not an image ({', '.join(IMAGE_EXTS)}) in frame folder {folder}; "
-                          f"a frame folder holds one image per frame and nothing else ({len(other)} such entries)")
-    if not files:
-        raise DecodeError(f"{folder}: frame folder holds no images ({', '.join(IMAGE_EXTS)})")
-    exts = {p.suffix.lower() for p in files}
-    if len(exts) > 1:
-        raise DecodeError(f"{folder}: frame folder mixes image types {sorted(exts)}; frames must be one sequence")
-    return sorted(files, key=lambda p: _natural_key(p.name))
 
 
 def _read_image(path: Path) -> np.ndarray:

@@ -1,4 +1,6 @@
-"""``detections/{detector}.h5``: objects on every clip's centre frame, one group per video.
+"""``detections/{detector}.h5``: objects on every clip's centre frame, one group per video (read-only).
+
+Written by :class:`vadflow.detection.writer.DetectionWriter`.
 
 Layout of group ``<video id>`` (T = number of clips of the aligned extractor, K = max_objects):
 
@@ -15,7 +17,7 @@ Group attrs: clip_len, stride, tail, n_frames, fps, n_clips, frame_height, frame
 frame the boxes were normalised by). File attrs: detector, backend, feature_dim,
 score_thresh, max_objects, centre_rule, config_hash, weights, class_names (JSON), failed (JSON).
 
-This module only needs h5py and numpy: methods read detections through it (DESIGN.md), and
+This module only needs h5py and numpy: methods read detections through it (docs/architecture.md), and
 :meth:`DetectionStore.objects` reads clip ranges lazily so a long training set need not fit in
 memory. It is generic: ADOR reads the object sets, a bag-of-objects method per-class counts.
 """
@@ -23,14 +25,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import h5py
 import numpy as np
 
-from vadflow.h5reader import H5Reader
-from vadflow.io import atomic_path
+from vadflow.stores.h5 import H5Reader
 
 ARRAYS = ("boxes", "scores", "labels", "feats", "valid")
 #: per-box features are stored at half precision (2048-d per object); readers get float32 back.
@@ -40,41 +39,6 @@ CENTRE_RULE = "clip i -> frame min(i * stride + clip_len // 2, n_frames - 1)"
 
 class DetectionStoreError(ValueError):
     """A detections file is missing a video or does not line up with the features; says which."""
-
-
-class DetectionWriter:
-    """Write every video's detections into a new file, atomically."""
-
-    def __init__(self, path: str | Path, file_attrs: dict[str, Any]):
-        self._ctx = atomic_path(path)
-        self._f = h5py.File(self._ctx.__enter__(), "w")
-        self._failed: dict[str, str] = {}
-        for k, v in file_attrs.items():
-            self._f.attrs[k] = v
-
-    def add(self, vid: str, arrays: dict[str, np.ndarray], centres: np.ndarray, attrs: dict[str, Any]) -> None:
-        g = self._f.create_group(vid)
-        for k in ARRAYS:
-            a = arrays[k]
-            g.create_dataset(k, data=a.astype(FEATS_DTYPE) if k == "feats" else a)
-        g.create_dataset("centres", data=np.asarray(centres, np.int64))
-        for k, v in {**attrs, "n_clips": len(centres)}.items():
-            g.attrs[k] = v
-
-    def fail(self, vid: str, message: str) -> None:
-        self._failed[vid] = message
-
-    def close(self, ok: bool = True) -> None:
-        self._f.attrs["failed"] = json.dumps(self._failed, sort_keys=True)
-        self._f.attrs["n_videos"] = len(self._f.keys())
-        self._f.close()
-        self._ctx.__exit__(None if ok else RuntimeError, None if ok else RuntimeError("aborted"), None)
-
-    def __enter__(self) -> "DetectionWriter":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.close(ok=exc_type is None)
 
 
 @dataclass

@@ -1,6 +1,7 @@
 # vadflow: video anomaly detection workflow. Thin by design: config, validation, rules.
 # Logic lives in the vadflow package (workflow/vadflow); rules call the `vadflow` CLI.
 import vadflow.config as vc
+import vadflow.paths as vp
 
 
 configfile: "config/config.yaml"
@@ -26,9 +27,9 @@ include: "workflow/rules/frames.smk"
 include: "workflow/rules/detections.smk"
 include: "workflow/rules/lstm.smk"
 include: "workflow/rules/methods.smk"
-include: "workflow/rules/lof.smk"
+include: "workflow/rules/heads.smk"
 include: "workflow/rules/evaluate.smk"
-include: "workflow/rules/realtime.smk"
+include: "workflow/rules/outputs.smk"
 
 
 rule all:

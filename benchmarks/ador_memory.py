@@ -32,7 +32,7 @@ import time
 
 import torch
 
-from vadflow.methods.ador import ADOR, ADORNet
+from vadflow.methods.ador.method import ADOR, ADORNet
 from vadflow.methods.losses import stage_sum_bce
 from vadflow.methods.tcn import layers_for_window
 

@@ -26,6 +26,7 @@ from snakemake.utils import validate
 from vadflow.config import data_params, generator_params
 from vadflow.data import synthetic
 from vadflow.data.manifest import build_manifest, write_manifest
+from vadflow.video.decoder import probe
 from vadflow.features.backbones import get_backbone
 from vadflow.features.extract import extract_shard, full_config
 from vadflow.features.writer import merge
@@ -46,7 +47,7 @@ def make_dataset(root: Path, n_videos: int, duration: list[float]) -> tuple[Path
     validate(config, SCHEMA)
     data = root / "data"
     synthetic.generate(generator_params(config, "bench"), data, progress=False)
-    table, labels, _ = build_manifest({**data_params(config, "bench"), "root": str(data)}, progress=False)
+    table, labels, _ = build_manifest({**data_params(config, "bench"), "root": str(data)}, probe=probe, progress=False)
     write_manifest(table, labels, root / "manifest.csv", root / "labels.h5", attrs={})
     videos = [(r.id, data / r.path, VideoInfo(int(r.frames), float(r.fps), int(r.width), int(r.height), "manifest"))
               for r in table[table["status"] == "ok"].itertuples()]

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from vadflow.evaluation.frame_metrics import pool, roc_auc
-from vadflow.methods.data import load_videos
-from vadflow.methods.lof import LOF, run_thesis
+from vadflow.jobs.videos import load_videos
+from vadflow.methods.lof.method import LOF, run_thesis
 
 THESIS_TABLE_3_3 = {1: 0.500, 2: 0.520, 8: 0.637, 64: 0.676, 128: 0.681, 256: 0.696, 512: 0.673, 0: 0.577}
 

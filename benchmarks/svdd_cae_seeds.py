@@ -31,8 +31,8 @@ import yaml
 
 from vadflow.config import deep_merge, method_params
 from vadflow.evaluation.frame_metrics import frame_metrics
-from vadflow.methods.data import load_videos
-from vadflow.methods.svdd_cae import SVDDCAE
+from vadflow.jobs.videos import load_videos
+from vadflow.methods.svdd_cae.method import SVDDCAE
 
 #: score set of the method -> (model, protocol)
 SETS = {"global": ("BCAE1+SVDD", "B global"), "agg": ("BCAE1+SVDD", "A agg"),

@@ -33,7 +33,7 @@ import vadflow.config as vc  # noqa: E402
 from vadflow.data.manifest import read_labels, read_manifest  # noqa: E402
 from vadflow.evaluation.tables import evaluate  # noqa: E402
 from vadflow.methods import get_method  # noqa: E402
-from vadflow.methods.data import load_videos  # noqa: E402
+from vadflow.jobs.videos import load_videos  # noqa: E402
 
 
 def load_config(configfiles: list[Path]) -> dict:

@@ -270,5 +270,5 @@ def test_test_folds_never_score_a_video_with_a_model_that_saw_it(data, tmp_path,
     # Every video is in exactly one held-out fold, and each model trained on the others.
     assert sum(len(s) for s in seen.values()) == 2 * len(videos)
     fm.save(tmp_path / "m.pt")
-    again = folds.FoldModels.load(cls, tmp_path / "m.pt")
+    again = folds.FoldModels.load_folds(cls, tmp_path / "m.pt")
     np.testing.assert_array_equal(again.score(videos[0]), fm.score(videos[0]))

@@ -10,8 +10,8 @@ import torch
 
 from vadflow.stores.detections import ObjectSets
 from vadflow.methods import get_method
-from vadflow.methods.ador import ADOR, ADORNet
-from vadflow.methods.ador_net import ClipEncoder, EncoderLayer, MultiHeadAttention, box_relation, relation_embedding, sinusoid_positions
+from vadflow.methods.ador.method import ADOR, ADORNet
+from vadflow.methods.ador.net import ClipEncoder, EncoderLayer, MultiHeadAttention, box_relation, relation_embedding, sinusoid_positions
 from vadflow.methods.base import MethodError, VideoData
 from vadflow.methods.losses import masked_bce_logits, stage_sum_bce
 
@@ -187,7 +187,7 @@ def test_invalid_objects_do_not_matter_and_valid_ones_are_a_set():
 
 
 def test_trimming_padding_slots_leaves_z_unchanged():
-    from vadflow.methods.ador import trim_objects
+    from vadflow.methods.ador.method import trim_objects
 
     enc = small_encoder("both")
     maps, feats, boxes, valid = clip_inputs(k=7, n_valid=2)

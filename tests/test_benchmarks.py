@@ -63,7 +63,7 @@ def ucsd_root(tmp_path: Path, with_m: bool = True) -> Path:
 
 
 def manifest_of(kind: str, root: Path, **cfg):
-    table, labels, facts = build_manifest({"kind": kind, "root": str(root), **cfg}, progress=False)
+    table, labels, facts = build_manifest({"kind": kind, "root": str(root), **cfg}, probe=probe, progress=False)
     return table.set_index("id"), labels, facts
 
 

@@ -429,7 +429,8 @@ def test_schema_defaults_match_detector_defaults(cfg):
 
 
 def test_default_clip_grid_is_every_backbones_default():
+    from vadflow.config.sections import DEFAULT_CLIP
     from vadflow.features.backbones import BACKBONES
 
     for bb in BACKBONES.values():
-        assert (bb.defaults["clip_len"], bb.defaults["stride"]) == (vc.DEFAULT_CLIP["clip_len"], vc.DEFAULT_CLIP["stride"]), bb.name
+        assert (bb.defaults["clip_len"], bb.defaults["stride"]) == (DEFAULT_CLIP["clip_len"], DEFAULT_CLIP["stride"]), bb.name

@@ -10,6 +10,7 @@ import pytest
 
 from test_benchmarks import level_image, ucsd_root
 from vadflow.data.manifest import build_manifest, write_manifest
+from vadflow.video.decoder import probe
 from vadflow.stores.frames import FrameStore
 from vadflow.features.frames import cache_frames, sample_indices
 from vadflow.video.pixels import resolve
@@ -19,7 +20,7 @@ from vadflow.stores.features import FeatureStoreError
 @pytest.fixture()
 def ped(tmp_path):
     root = ucsd_root(tmp_path)
-    table, labels, _ = build_manifest({"kind": "ucsd", "root": str(root)}, progress=False)
+    table, labels, _ = build_manifest({"kind": "ucsd", "root": str(root)}, probe=probe, progress=False)
     write_manifest(table, labels, tmp_path / "manifest.csv", tmp_path / "labels.h5")
     return root, tmp_path
 

@@ -17,10 +17,11 @@ import vadflow.config as vc
 from conftest import ROOT
 from vadflow.data import annotations as ann
 from vadflow.data.manifest import COLUMNS, build_manifest, write_manifest
+from vadflow.video.decoder import probe
 from vadflow.features import importers as im
 from vadflow.stores.features import VIDEO_ATTRS, FeatureStore, FeatureStoreError
 from vadflow.features.writer import FeatureWriter
-from vadflow.methods.data import load_videos
+from vadflow.jobs.videos import load_videos
 
 ANNOTATION_FILES = ("Anomaly_Train.txt", "Temporal_Anomaly_Annotation.txt", "Test_Annotation_with_frames.txt",
                     "Train_Annotation_with_frames.txt")
@@ -55,7 +56,7 @@ def ucf_copy(tmp_path_factory, fixtures_dir):
 def sultani_import(ucf_copy):
     """Manifest from the annotation files (videos: false) and the imported feature file."""
     cfg = {"kind": "ucf_crime", "root": str(ucf_copy / "ucf"), "videos": False}
-    table, labels, facts = build_manifest(cfg, progress=False)
+    table, labels, facts = build_manifest(cfg, probe=probe, progress=False)
     write_manifest(table, labels, ucf_copy / "manifest.csv", ucf_copy / "labels.h5")
     ext = {"name": "sultani", "source": "import", "format": "sultani_txt", "path": str(ucf_copy / "sultani"),
            "missing": "skip", "dtype": "float32"}

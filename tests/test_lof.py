@@ -15,7 +15,7 @@ from sklearn.neighbors import LocalOutlierFactor
 import vadflow.config as vc
 from conftest import ROOT
 from vadflow.methods.base import MethodError, VideoData
-from vadflow.methods.heads import (
+from vadflow.methods.lof.heads import (
     ProjectionHead,
     event_clips,
     simclr_views,
@@ -26,7 +26,7 @@ from vadflow.methods.heads import (
     supcon_loss,
     train_head,
 )
-from vadflow.methods.lof import LOF, run_thesis, snippet_labels, thesis_split
+from vadflow.methods.lof.method import LOF, run_thesis, snippet_labels, thesis_split
 from vadflow.video.geometry import n_clips
 
 
@@ -89,7 +89,7 @@ def test_toy_gaussians_auc_and_frame_scores():
     """§8.5 and §8.10: N(0, I8) vs N(4*1, I8); frame scores of length n_frames with the tail filled."""
     rng = np.random.default_rng(0)
     train = [video(f"n{i}", rng.normal(size=(400, 8))) for i in range(5)]
-    model = LOF({"kind": "lof", "head": "none"})
+    model = LOF({"kind": "lof", "head": "none", "normalize": "none"})
     model.fit(train)
     x = np.concatenate([rng.normal(size=(200, 8)), rng.normal(size=(200, 8)) + 4])
     s = model.snippet_scores(x.astype(np.float32))
@@ -124,8 +124,8 @@ def test_standard_protocol_frame_auc_and_sign_in_scores():
             lab[64:128] = 1
         tests.append(video(f"t{i}", x, anomalous=bool(i % 2), frame_labels=lab))
         labels.append(lab)
-    raw = {v.id: model.score(v) for v in tests}
-    scores = model.finalize_scores(raw)
+    model.calibrate(tests)
+    scores = {v.id: model.score(v) for v in tests}
     allraw = np.concatenate([-model._lof.score_samples(v.features.astype(np.float64)).repeat(16) for v in tests])
     alls = np.concatenate([scores[v.id] for v in tests])
     assert spearmanr(alls, allraw).statistic == pytest.approx(1.0)
@@ -139,16 +139,21 @@ def test_minmax_keeps_order_and_save_load_roundtrip(tmp_path):
     model = LOF({"kind": "lof", "embedding_dim": 4, "seed": 9, "standardize": True})
     model.fit(train)
     tests = [video(f"t{i}", blobs(rng, 5, dim=16) + 3 * i) for i in range(3)]
-    raw = {v.id: model.score(v) for v in tests}
-    norm = model.finalize_scores(raw)
+    raw = {v.id: model._raw_frames(v) for v in tests}
+    with pytest.raises(MethodError, match="calibrate"):
+        model.score(tests[0])  # normalize: minmax without the test-set constants
+    model.calibrate(tests)
+    norm = {v.id: model.score(v) for v in tests}
     allr, alln = np.concatenate(list(raw.values())), np.concatenate(list(norm.values()))
     assert alln.min() == 0.0 and alln.max() == 1.0
+    lo, hi = allr.min(), allr.max()
+    np.testing.assert_allclose(alln, (allr - lo) / (hi - lo))  # one linear map, by hand
     np.testing.assert_array_equal(np.argsort(allr, kind="stable"), np.argsort(alln, kind="stable"))  # increases with LOF
-    assert LOF({"kind": "lof", "normalize": "none"}).finalize_scores(raw) is raw
+    assert model.score_attrs() == {"minmax_lo": lo, "minmax_hi": hi}
     model.save(tmp_path / "m.pt")
-    back = LOF.load(tmp_path / "m.pt")
+    back = LOF.load(tmp_path / "m.pt")  # the constants travel in model.pt
     for v in tests:
-        np.testing.assert_array_equal(back.score(v), raw[v.id])
+        np.testing.assert_array_equal(back.score(v), norm[v.id])
 
 
 def test_standardize_features_makes_lof_blind_to_feature_units(tmp_path):
@@ -261,7 +266,7 @@ def test_labelled_dataset_clips_and_validation_silhouette(tmp_path):
     import h5py
 
     from vadflow.data.manifest import COLUMNS, write_manifest
-    from vadflow.methods.heads import dataset_clips
+    from vadflow.methods.lof.heads import dataset_clips
 
     rng = np.random.default_rng(0)
     rows = [("a1", "A", "train", 3), ("a2", "A", "test", 2), ("b1", "B", "train", 2), ("b2", "B", "test", 4), ("c1", "C", "train", 1)]
@@ -385,7 +390,7 @@ def test_run_thesis_fits_only_on_normal_snippets(monkeypatch):
         vids.append(video(f"a{i}", feats, anomalous=True, frame_labels=lab))
     vids.append(video("n0", rng.normal(size=(20, 6)), frame_labels=np.zeros(320)))  # normal test video: left out by default
     seen = []
-    import vadflow.methods.lof as lofmod
+    import vadflow.methods.lof.method as lofmod
 
     real = lofmod.fit_lof
     monkeypatch.setattr(lofmod, "fit_lof", lambda x, k=20: (seen.append(np.asarray(x).copy()), real(x, k))[1])
@@ -420,7 +425,7 @@ def test_schema_defaults_match_lof_defaults(cfg):
     filled = cfg["methods"]["m"]
     assert {k: filled[k] for k in LOF.defaults} == LOF.defaults
     assert set(filled) - set(LOF.defaults) <= {"kind", "mapping", "train_split", "folds", "device"}
-    from vadflow.methods.heads import HEAD_DEFAULTS
+    from vadflow.methods.lof.heads import HEAD_DEFAULTS
 
     head = cfg["heads"]["h"]
     assert {k: head[k] for k in HEAD_DEFAULTS} == HEAD_DEFAULTS
@@ -439,7 +444,7 @@ def test_config_checks_for_heads(cfg):
     cfg["heads"]["missing"]["features"] = "i3d"
     vc.check(cfg)
     assert vc.method_head(cfg, "synthetic", "lof") == ["results/synthetic/heads/missing.pt"]
-    with pytest.raises(vc.ConfigError, match="methods.lof.standardize_features .* trained head"):
+    with pytest.raises(vc.ConfigError, match="methods.lof.standardize_features: .* trained head"):
         vc.check({**cfg, "methods": {"lof": {**cfg["methods"]["lof"], "standardize_features": True}}})
     cfg["methods"]["lof"]["protocol"] = "thesis"
     assert vc.default_targets(cfg) == ["results/synthetic/summary.csv", "results/synthetic/lof_thesis_auc.csv"]

@@ -414,8 +414,8 @@ def test_seed001_skip_gives_table4s_135_131_subset(fixtures_dir):
     13.33 and 64.89 (its "Original" row)."""
     from vadflow.data import annotations as ann
     from vadflow.methods.base import VideoData
-    from vadflow.methods.mil import MIL
-    from vadflow.methods.segments32 import n_clips
+    from vadflow.methods.mil.method import MIL
+    from vadflow.methods.mil.segments32 import n_clips
 
     rows = ann.read_temporal_annotation(fixtures_dir / "Test_Annotation_with_frames.txt")
     mil = MIL({"segments": "seed001", "short_videos": "skip_like_seed001"})

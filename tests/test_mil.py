@@ -8,8 +8,8 @@ from sklearn.metrics import roc_auc_score
 
 from vadflow.methods import get_method
 from vadflow.methods.base import MethodError, VideoData
-from vadflow.methods.mil import MIL, MILNet, ekosman_loss, mil_loss, sample_batch
-from vadflow.methods.segments32 import boundaries, make_bag, n_clips, segments_to_frames, short_video_reason
+from vadflow.methods.mil.method import MIL, MILNet, ekosman_loss, mil_loss, sample_batch
+from vadflow.methods.mil.segments32 import boundaries, make_bag, n_clips, segments_to_frames, short_video_reason
 from vadflow.video.geometry import rnd
 
 # b_i = floor(i·(k−1)/32 + 0.5), i = 0..32, written out by hand

@@ -44,11 +44,17 @@ def _adnet(width, dim=6, seed=0):
     return m
 
 
+def _windowed(model, mode):
+    """The Windowed logic of a model's online plan (what vadflow watch builds)."""
+    plan = model.online()
+    return Windowed(plan.window, plan.window_scores, mode), plan.row
+
+
 def _stream_windows(model, feats, mode):
-    w = Windowed(model, mode)
+    w, row = _windowed(model, mode)
     got = {}
     for k, f in enumerate(feats):
-        for i, s in w.push(k, f):
+        for i, s in w.push(k, row(f)):
             assert i not in got
             got[i] = s
     for i, s in w.finish():
@@ -72,8 +78,8 @@ def test_windows_causal_mode_uses_each_windows_newest_half():
     feats = np.random.default_rng(1).normal(size=(n, 6)).astype(np.float32)
     online, _ = _stream_windows(model, feats, "causal")
     offline = model.score(VideoData(id="v", features=feats, n_frames=n, clip_len=1, stride=1, anomalous=False))
-    w = Windowed(model, "causal")
-    w.feats = dict(enumerate(feats))
+    w, row = _windowed(model, "causal")
+    w.feats = {k: row(f) for k, f in enumerate(feats)}
     first = w._run([0], n)[0]
     np.testing.assert_allclose(online[:width], first, atol=1e-6)  # window 0 whole
     second = w._run([4], n)[0]
@@ -84,8 +90,8 @@ def test_windows_causal_mode_uses_each_windows_newest_half():
 def test_windows_whole_video_scores_at_end_only():
     model = _adnet(0)
     feats = np.random.default_rng(2).normal(size=(12, 6)).astype(np.float32)
-    w = Windowed(model, "causal")
-    assert all(w.push(k, f) == [] for k, f in enumerate(feats))
+    w, row = _windowed(model, "causal")
+    assert all(w.push(k, row(f)) == [] for k, f in enumerate(feats))
     got = dict(w.finish())
     offline = model.score(VideoData(id="v", features=feats, n_frames=12, clip_len=1, stride=1, anomalous=False))
     np.testing.assert_allclose([got[i] for i in range(12)], offline, atol=1e-5)
@@ -190,18 +196,17 @@ def test_unknown_frame_rate_gets_the_documented_default():
 def test_watch_finds_extractors_from_the_workflow_config(tmp_path):
     """--config: a model.pt without the origin of its inputs gets the extractor configs from the
     workflow config, dataset and method taken from the path results/<dataset>/<method>/model.pt."""
-    import argparse
     import json
 
     import yaml
 
-    from vadflow.cli import _watch_origin
+    from vadflow.jobs.watch import origin_from_config
 
     cfg = {"datasets": {"synthetic": {"kind": "synthetic", "overrides": {"features": {"i3d": {"crop": 64}}}}},
            "features": {"i3d": {"backbone": "i3d", "resize": 256, "crop": 224}},
            "methods": {"mlp": {"kind": "mlp", "features": "i3d"}}}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     model = tmp_path / "results/synthetic/mlp/model.pt"
-    origin = _watch_origin(argparse.Namespace(config=str(tmp_path / "c.yaml"), model=str(model), dataset=None, method=None))
+    origin = origin_from_config(str(model), str(tmp_path / "c.yaml"), None, None)
     ext = json.loads(origin["features"][0]["config"])
     assert origin["features"][0]["extractor"] == "i3d" and ext["crop"] == 64 and ext["weights"] == "random"  # override + schema default

@@ -12,10 +12,10 @@ from scipy.signal import correlate2d, savgol_filter
 from sklearn.metrics import classification_report, roc_auc_score
 
 from vadflow.evaluation.frame_metrics import eer, roc_auc, youden_report
-from vadflow.methods import cae, svdd
+from vadflow.methods.svdd_cae import cae, svdd
 from vadflow.methods.base import VideoData
-from vadflow.methods.regularity import agg_scores, clipped, frame_errors, hold, regularity, smooth, ssim
-from vadflow.methods.svdd_cae import SVDDCAE
+from vadflow.methods.svdd_cae.regularity import agg_scores, clipped, frame_errors, hold, regularity, smooth, ssim
+from vadflow.methods.svdd_cae.method import SVDDCAE
 
 SMALL = {"channels": [8, 8, 8, 12], "bottleneck_kernel": 3}  # 64 px, for CPU-sized tests
 

@@ -93,6 +93,7 @@ def test_validation_split_leaves_train_and_test_as_they_were(dataset, tmp_path):
     ids and files are byte for byte those of the dataset without them, and the manifest
     stage reads the new split with its frame labels."""
     from vadflow.data.manifest import build_manifest
+    from vadflow.video.decoder import probe
 
     root, manifest = dataset
     with_val = tmp_path / "with_val"
@@ -111,7 +112,7 @@ def test_validation_split_leaves_train_and_test_as_they_were(dataset, tmp_path):
         v["relpath"].removeprefix("Videos/") for v in val]
     assert not (root / "Anomaly_Detection_splits/Anomaly_Val.txt").exists()
 
-    table, labels, _ = build_manifest({"kind": "synthetic", "root": str(with_val)}, progress=False)
+    table, labels, _ = build_manifest({"kind": "synthetic", "root": str(with_val)}, probe=probe, progress=False)
     assert list(table["split"]) == [v["split"] for v in videos]
     for v in val:
         expect = np.zeros(v["n_frames"], np.uint8)

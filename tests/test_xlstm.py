@@ -308,6 +308,7 @@ def test_config_errors_name_the_key(edit, match):
 def test_action_folder_manifest_and_pretraining_dataset_config(tmp_path):
     from conftest import ramp_frames, write_mp4
     from vadflow.data.manifest import build_manifest
+    from vadflow.video.decoder import probe
 
     root = tmp_path / "UCF-101"
     for cls, vid in (("ApplyEyeMakeup", "v_ApplyEyeMakeup_g01_c01"), ("ApplyEyeMakeup", "v_ApplyEyeMakeup_g08_c01"), ("Archery", "v_Archery_g08_c02")):
@@ -315,7 +316,7 @@ def test_action_folder_manifest_and_pretraining_dataset_config(tmp_path):
     lists = tmp_path / "ucfTrainTestlist"
     lists.mkdir()
     (lists / "trainlist01.txt").write_text("ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 1\nArchery/v_Archery_g08_c02.avi 2\n")
-    table, labels, facts = build_manifest({"kind": "action_folder", "root": str(root), "train_list": str(lists / "trainlist01.txt")}, progress=False)
+    table, labels, facts = build_manifest({"kind": "action_folder", "root": str(root), "train_list": str(lists / "trainlist01.txt")}, probe=probe, progress=False)
     t = table.set_index("id")
     assert t.loc["v_ApplyEyeMakeup_g08_c01", "split"] == "train" and t.loc["v_ApplyEyeMakeup_g01_c01", "split"] == "test"
     assert t.loc["v_Archery_g08_c02", "cls"] == "Archery" and not t["anomalous"].any() and (t["status"] == "ok").all()

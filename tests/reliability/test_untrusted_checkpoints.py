@@ -17,7 +17,7 @@ from vadflow.features.lstm_clip import PretrainError, load_model as load_lstm
 from vadflow.methods import get_method
 from vadflow.methods.base import MethodError, VideoData
 from vadflow.methods.folds import FoldModels
-from vadflow.methods.heads import load_head
+from vadflow.methods.lof.heads import load_head
 
 
 class Payload:

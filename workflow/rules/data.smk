@@ -39,8 +39,8 @@ rule manifest:
     input:
         lambda wc: vc.dataset_inputs(config, wc.dataset),
     output:
-        manifest="results/{dataset}/manifest.csv",
-        labels="results/{dataset}/labels.h5",
+        manifest=vp.MANIFEST,
+        labels=vp.LABELS,
     log:
         "logs/{dataset}/manifest.log",
     conda:

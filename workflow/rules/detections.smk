@@ -8,11 +8,11 @@ import re as _re
 
 rule detect:
     input:
-        manifest="results/{dataset}/manifest.csv",
+        manifest=vp.MANIFEST,
         # a precomputed detector's imported file or folder, else nothing (the videos)
         source=lambda wc: vc.detector_inputs(config, wc.dataset, wc.detector),
     output:
-        "results/{dataset}/detections/{detector}.h5",
+        vp.DETECTIONS,
     log:
         "logs/{dataset}/detections/{detector}.log",
     wildcard_constraints:

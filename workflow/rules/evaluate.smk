@@ -4,17 +4,17 @@
 
 rule evaluate:
     input:
-        manifest="results/{dataset}/manifest.csv",
-        labels="results/{dataset}/labels.h5",
-        scores="results/{dataset}/{method}/scores.h5",
+        manifest=vp.MANIFEST,
+        labels=vp.LABELS,
+        scores=vp.SCORES,
     output:
-        auc=report("results/{dataset}/{method}_auc.csv", category="Metrics", caption="../report/auc.rst"),
-        f1=report("results/{dataset}/{method}_f1.csv", category="Metrics", caption="../report/f1.rst"),
-        per_video="results/{dataset}/{method}/per_video.csv",
-        per_class="results/{dataset}/{method}/per_class.csv",
+        auc=report(vp.AUC, category="Metrics", caption="../report/auc.rst"),
+        f1=report(vp.F1, category="Metrics", caption="../report/f1.rst"),
+        per_video=vp.PER_VIDEO,
+        per_class=vp.PER_CLASS,
         # ROC/PR curves, the videos left out and the method's provenance, for report.html
-        details="results/{dataset}/{method}/evaluation.json",
-        timelines=report("results/{dataset}/{method}/timelines.png", category="Timelines", caption="../report/timelines.rst"),
+        details=vp.EVALUATION,
+        timelines=report(vp.TIMELINES, category="Timelines", caption="../report/timelines.rst"),
     log:
         "logs/{dataset}/{method}/evaluate.log",
     conda:
@@ -35,17 +35,18 @@ rule evaluate:
 
 rule summary:
     input:
-        auc=lambda wc: vc.per_method(config, "results/{dataset}/{method}_auc.csv", wc.dataset),
-        f1=lambda wc: vc.per_method(config, "results/{dataset}/{method}_f1.csv", wc.dataset),
-        per_class=lambda wc: vc.per_method(config, "results/{dataset}/{method}/per_class.csv", wc.dataset),
-        details=lambda wc: vc.per_method(config, "results/{dataset}/{method}/evaluation.json", wc.dataset),
-        images=lambda wc: vc.per_method(config, "results/{dataset}/{method}/timelines.png", wc.dataset),
-        thesis=lambda wc: vc.thesis_targets(config, wc.dataset),
-        # realtime methods: SAS video-level metrics and resources.json
-        realtime=lambda wc: vc.realtime_report_files(config, wc.dataset),
+        auc=lambda wc: vc.per_method(config, vp.AUC, wc.dataset),
+        f1=lambda wc: vc.per_method(config, vp.F1, wc.dataset),
+        per_class=lambda wc: vc.per_method(config, vp.PER_CLASS, wc.dataset),
+        details=lambda wc: vc.per_method(config, vp.EVALUATION, wc.dataset),
+        images=lambda wc: vc.per_method(config, vp.TIMELINES, wc.dataset),
+        # the methods' further outputs the report shows (outputs.smk), [] where no kind writes one
+        thesis=lambda wc: vc.output_files(config, wc.dataset, "thesis"),
+        video_level=lambda wc: vc.output_files(config, wc.dataset, "video_level"),
+        resources=lambda wc: vc.output_files(config, wc.dataset, "resources"),
     output:
-        csv="results/{dataset}/summary.csv",
-        html="results/{dataset}/report.html",
+        csv=vp.SUMMARY,
+        html=vp.REPORT,
     log:
         "logs/{dataset}/summary.log",
     conda:
@@ -57,5 +58,6 @@ rule summary:
         cpus_per_task=vc.job_threads,
     shell:
         "vadflow summary --dataset {wildcards.dataset} --auc {input.auc:q} --f1 {input.f1:q} --per-class {input.per_class:q}"
-        " --details {input.details:q} --images {input.images:q} --thesis {input.thesis:q} --realtime {input.realtime:q}"
+        " --details {input.details:q} --images {input.images:q} --thesis {input.thesis:q} --video-level {input.video_level:q}"
+        " --resources {input.resources:q}"
         " --out-csv {output.csv:q} --out-html {output.html:q} 2>&1 | tee {log:q}"

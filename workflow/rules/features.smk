@@ -6,9 +6,9 @@
 
 rule extract_features:
     input:
-        manifest="results/{dataset}/manifest.csv",
+        manifest=vp.MANIFEST,
     output:
-        temp("results/{dataset}/features/{extractor}/shard-{shard}.json"),
+        temp(vp.FEATURE_SHARD),
     log:
         "logs/{dataset}/features/{extractor}/shard-{shard}.log",
     conda:
@@ -22,7 +22,7 @@ rule extract_features:
     params:
         cfg=lambda wc: vc.as_json(vc.extractor_params(config, wc.dataset, wc.extractor)),
         root=lambda wc: vc.dataset_root(config, wc.dataset),
-        cache="results/{dataset}/features/{extractor}/videos",
+        cache=vp.FEATURE_CACHE,
     shell:
         "vadflow extract --cfg {params.cfg:q} --root {params.root:q} --manifest {input.manifest:q}"
         " --shard {wildcards.shard} --threads {threads} --cache {params.cache:q} --out {output:q} 2>&1 | tee {log:q}"
@@ -36,7 +36,7 @@ rule merge_features:
     input:
         lambda wc: vc.feature_inputs(config, wc.dataset, wc.extractor),
     output:
-        "results/{dataset}/features/{extractor}.h5",
+        vp.FEATURES,
     log:
         "logs/{dataset}/features/{extractor}/merge.log",
     conda:

@@ -8,9 +8,9 @@ import re as _re
 
 rule frames:
     input:
-        manifest="results/{dataset}/manifest.csv",
+        manifest=vp.MANIFEST,
     output:
-        "results/{dataset}/frames/{frames}.h5",
+        vp.FRAMES,
     log:
         "logs/{dataset}/frames/{frames}.log",
     wildcard_constraints:
@@ -25,7 +25,7 @@ rule frames:
     params:
         cfg=lambda wc: vc.as_json(vc.frames_params(config, wc.dataset, wc.frames)),
         root=lambda wc: vc.dataset_root(config, wc.dataset),
-        cache="results/{dataset}/frames/{frames}/videos",
+        cache=vp.FRAMES_CACHE,
     shell:
         "vadflow frames --cfg {params.cfg:q} --root {params.root:q} --manifest {input.manifest:q} --cache {params.cache:q}"
         " --threads {threads} --out {output:q} 2>&1 | tee {log:q}"

@@ -12,7 +12,7 @@ rule pretrain_lstm:
     input:
         unpack(lambda wc: vc.lstm_pretrain_inputs(config, wc.dataset, wc.extractor)),
     output:
-        "results/{dataset}/extractors/{extractor}.pt",
+        vp.LSTM_MODEL,
     log:
         "logs/{dataset}/extractors/{extractor}.log",
     wildcard_constraints:

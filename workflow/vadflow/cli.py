@@ -1,7 +1,8 @@
 """``vadflow`` command line: the entry points Snakemake rules call, one per job type.
 
-Each job receives its config section as JSON (``--cfg``), exactly the rule's ``params``, so
-what a job computes and what triggers its rerun are the same thing.
+Argument parsing only: each subcommand hands its arguments to a job of :mod:`vadflow.jobs`.
+A job receives its config section as JSON (``--cfg``), exactly the rule's ``params``, so what
+a job computes and what triggers its rerun are the same thing.
 """
 from __future__ import annotations
 
@@ -29,383 +30,131 @@ def _cfg(text: str) -> dict[str, Any]:
         raise SystemExit(f"--cfg is not valid JSON: {exc}") from None
 
 
-def _set_threads(n: int | None) -> None:
-    import torch
-
-    # Saturated sigmoids and tiny Adam moments produce denormal floats, which made CPU
-    # training steps ~10x slower in measurement; flushing them to zero changes no result we report.
-    torch.set_flush_denormal(True)
-    if n:
-        torch.set_num_threads(n)
-
-
-def cmd_synth(a: argparse.Namespace) -> None:
-    from vadflow.data.synthetic import generate
-
-    info = generate(_cfg(a.cfg), a.out, progress=not a.quiet)
-    log.info("synthetic dataset written to %s: %s", a.out, info)
-
-
-def cmd_manifest(a: argparse.Namespace) -> None:
-    from vadflow.data.manifest import build_manifest, write_manifest
-    from vadflow.io import config_hash
-
-    cfg = _cfg(a.cfg)
-    table, labels, facts = build_manifest(cfg, progress=not a.quiet)
-    write_manifest(table, labels, a.manifest, a.labels, attrs={"dataset_config_hash": config_hash(cfg), "root": cfg["root"]})
-    log.info("annotation files used: %s", ", ".join(facts["files"]))
-    log.info("%d videos: %s", facts["n_videos"], facts["status"])
-    for (split, cls), n in sorted(facts["per_class"].items()):
-        log.info("  %-5s %-30s %5d", split, cls, n)
-
-
-def cmd_extract(a: argparse.Namespace) -> None:
-    from vadflow.features.extract import extract_shard
-
-    _set_threads(a.threads)
-    extract_shard(a.manifest, a.root, _cfg(a.cfg), a.shard, a.out, cache_dir=a.cache, progress=not a.quiet)
-
-
-def cmd_import(a: argparse.Namespace) -> None:
-    from vadflow.features.importers import import_features
-
-    import_features(a.manifest, _cfg(a.cfg), a.out, progress=not a.quiet)
-
-
-def cmd_merge(a: argparse.Namespace) -> None:
-    from vadflow.features.writer import merge
-
-    log.info("merged %s into %s", merge(a.shards, a.out), a.out)
-
-
-def cmd_frames(a: argparse.Namespace) -> None:
-    from vadflow.features.frames import cache_frames
-
-    cache_frames(a.manifest, a.root, _cfg(a.cfg), a.out, a.cache, threads=a.threads or 1, progress=not a.quiet)
-
-
-def cmd_pretrain_lstm(a: argparse.Namespace) -> None:
-    from vadflow.features.lstm_clip import run_pretrain
-
-    _set_threads(a.threads)
-    cfg = _cfg(a.cfg)
-    run_pretrain(a.manifest, a.labels, a.frames, cfg, a.out, kind=cfg.get("pretrain_kind", "synthetic"))
-
-
-def cmd_lstm_features(a: argparse.Namespace) -> None:
-    from vadflow.features.lstm_clip import derive_features
-
-    _set_threads(a.threads)
-    derive_features(a.frames, a.model, _cfg(a.cfg), a.out, progress=not a.quiet)
-
-
-def cmd_detect(a: argparse.Namespace) -> None:
-    from vadflow.detection.run import detect_dataset
-
-    _set_threads(a.threads)
-    detect_dataset(a.manifest, a.root, _cfg(a.cfg), a.out, progress=not a.quiet)
-
-
-def _detections(a: argparse.Namespace) -> str | None:
-    """The --detections file, or None (the rule passes an empty value when a method reads none)."""
-    files = [f for f in (getattr(a, "detections", None) or []) if f]
+def _one(files: list[str] | None) -> str | None:
+    """An optional file: the rule passes an empty value when a method reads none."""
+    files = [f for f in (files or []) if f]
     return files[0] if files else None
 
 
+def cmd_synth(a: argparse.Namespace) -> None:
+    from vadflow.jobs import data
+
+    data.synth(_cfg(a.cfg), a.out, progress=not a.quiet)
+
+
+def cmd_manifest(a: argparse.Namespace) -> None:
+    from vadflow.jobs import data
+
+    data.manifest(_cfg(a.cfg), a.manifest, a.labels, progress=not a.quiet)
+
+
+def cmd_extract(a: argparse.Namespace) -> None:
+    from vadflow.jobs import features
+
+    features.extract(_cfg(a.cfg), a.root, a.manifest, a.shard, a.out, cache=a.cache, threads=a.threads, progress=not a.quiet)
+
+
+def cmd_import(a: argparse.Namespace) -> None:
+    from vadflow.jobs import features
+
+    features.import_features(_cfg(a.cfg), a.manifest, a.out, progress=not a.quiet)
+
+
+def cmd_merge(a: argparse.Namespace) -> None:
+    from vadflow.jobs import features
+
+    features.merge(a.shards, a.out)
+
+
+def cmd_frames(a: argparse.Namespace) -> None:
+    from vadflow.jobs import features
+
+    features.frames(_cfg(a.cfg), a.root, a.manifest, a.cache, a.out, threads=a.threads, progress=not a.quiet)
+
+
+def cmd_pretrain_lstm(a: argparse.Namespace) -> None:
+    from vadflow.jobs import features
+
+    features.pretrain_lstm(_cfg(a.cfg), a.manifest, a.labels, a.frames, a.out, threads=a.threads)
+
+
+def cmd_lstm_features(a: argparse.Namespace) -> None:
+    from vadflow.jobs import features
+
+    features.lstm_features(_cfg(a.cfg), a.frames, a.model, a.out, threads=a.threads, progress=not a.quiet)
+
+
+def cmd_detect(a: argparse.Namespace) -> None:
+    from vadflow.jobs import features
+
+    features.detect(_cfg(a.cfg), a.root, a.manifest, a.out, threads=a.threads, progress=not a.quiet)
+
+
 def cmd_train(a: argparse.Namespace) -> None:
-    from vadflow.methods import get_method
-    from vadflow.methods.data import load_videos
+    from vadflow.jobs import methods
 
-    _set_threads(a.threads)
-    cfg = _cfg(a.cfg)
-    cls = get_method(cfg["kind"])
-    extra = list(getattr(a, "extra_features", None) or [])
-    if cfg.get("train_split", "train") == "test_folds":
-        from vadflow.methods.folds import FoldModels
-
-        videos = load_videos(a.manifest, a.labels, a.features, split="test", layouts=cls.layouts,
-                             method=cfg.get("name", ""), kind=cfg["kind"], detections=_detections(a), lazy=cls.lazy_features,
-                             extra_features=extra)
-        log.warning("train_split: test_folds: training %d models on the annotated TEST videos; each test video "
-                    "is scored only by the model of the folds that exclude it", cfg.get("folds", 5))
-        model = FoldModels(cls, cfg, int(cfg.get("folds", 5)))
-    else:
-        videos = load_videos(a.manifest, a.labels, a.features, split="train", layouts=cls.layouts,
-                             method=cfg.get("name", ""), kind=cfg["kind"], detections=_detections(a), lazy=cls.lazy_features,
-                             extra_features=extra)
-        model = cls(cfg)
-        if getattr(cls, "wants_validation", False):
-            from vadflow.data.manifest import read_manifest
-
-            table = read_manifest(a.manifest)
-            if ((table["split"] == "val") & (table["status"] == "ok")).any():
-                model.set_validation(load_videos(a.manifest, a.labels, a.features, split="val", layouts=cls.layouts,
-                                                 method=cfg.get("name", ""), kind=cfg["kind"], detections=_detections(a),
-                                                 lazy=cls.lazy_features, extra_features=extra))
-    if getattr(a, "head", None) and a.head[0]:
-        # A trained projection head (LOF): checked against the features it will be applied to.
-        from vadflow.stores.features import FeatureStore
-        from vadflow.methods.heads import load_head
-
-        with FeatureStore(a.features) as store:
-            model.set_head(load_head(a.head[0], store.attrs))
-    log.info("training %s (kind %s) on %d videos", cfg.get("name"), cfg["kind"], len(videos))
-    model.fit(videos)
-    from vadflow.stores.features import origin
-
-    # The extractors behind the inputs travel with the model, so `vadflow watch` can rebuild them.
-    model.origin = {"features": [origin(p) for p in [a.features, *extra]]}
-    if _detections(a):
-        from vadflow.stores.detections import DetectionStore
-
-        with DetectionStore(_detections(a)) as dets:
-            model.origin["detections"] = {k: str(dets.attrs[k]) for k in ("detector", "backend", "config", "class_names", "weights")
-                                              if k in dets.attrs}
-    model.save(a.out)
+    methods.train(_cfg(a.cfg), a.manifest, a.labels, [f for f in a.features if f], a.out, detections=_one(a.detections),
+                  head=_one(a.head), threads=a.threads)
 
 
 def cmd_score(a: argparse.Namespace) -> None:
-    from tqdm import tqdm
+    from vadflow.jobs import methods
 
-    from vadflow.data.manifest import read_manifest
-    from vadflow.stores.features import FeatureStore
-    from vadflow.methods import get_method
-    from vadflow.methods.data import load_videos
-    from vadflow.provenance import score_attrs
-    from vadflow.stores.scores import skipped_attrs, write_scores
-
-    _set_threads(a.threads)
-    cfg = _cfg(a.cfg)
-    cls = get_method(cfg["kind"])
-    protocol = cfg.get("train_split", "train")
-    if protocol == "test_folds":
-        from vadflow.methods.folds import FoldModels
-
-        model = FoldModels.load(cls, a.model)
-    else:
-        model = cls.load(a.model)
-    test = load_videos(a.manifest, a.labels, a.features, split="test", layouts=cls.layouts,
-                       method=cfg.get("name", ""), kind=cfg["kind"], detections=_detections(a), lazy=cls.lazy_features,
-                       extra_features=list(a.extra_features or []))
-    skipped = {v.id: r for v in test if (r := model.skip_reason(v)) is not None}
-    scores = {v.id: model.score(v) for v in tqdm(test, desc=f"score {cfg.get('name')}", unit="video", disable=a.quiet)}
-    if hasattr(model, "finalize_scores"):
-        # skipped videos keep their all-zero scores: a test-set normalisation must not move them
-        final = model.finalize_scores({vid: s for vid, s in scores.items() if vid not in skipped})
-        scores = {vid: s if vid in skipped else final[vid] for vid, s in scores.items()}
-    if skipped or model.skipped_train:
-        log.warning("%s skipped %d of %d test videos (all-zero frame scores, left out of video-level metrics) and "
-                    "%d training videos: %s", cfg.get("name"), len(skipped), len(test), len(model.skipped_train),
-                    "; ".join(sorted(set(skipped.values()) | set(model.skipped_train.values()))))
-    det_attrs = None
-    if _detections(a):
-        from vadflow.stores.detections import DetectionStore
-
-        with DetectionStore(_detections(a)) as dets:
-            det_attrs = dict(dets.attrs)
-    with FeatureStore(a.features) as store:
-        provenance, failed = score_attrs(cfg, store.attrs, det_attrs), store.failed
-    # why a test video the manifest calls ok has no scores (read by `vadflow evaluate`)
-    table = read_manifest(a.manifest)
-    ok = table[(table["split"] == "test") & (table["status"] == "ok")]["id"]
-    unscored = {vid: failed.get(vid, "no features") for vid in ok if vid not in scores}
-    # a test-set normalisation's constants (LOF min-max), so `vadflow watch` applies the same map
-    norm = model.normalisation_attrs() if hasattr(model, "normalisation_attrs") else {}
-    # main_set names the headline; a method's further score sets (other protocols) and logged
-    # per-frame values go beside it (svdd_cae)
-    write_scores(a.out, scores, attrs={"method": cfg.get("name", ""), "kind": cfg["kind"], "protocol": protocol,
-                                       **provenance, "left_out": json.dumps(unscored, sort_keys=True),
-                                       **skipped_attrs(skipped, model.skipped_train),
-                                       "main_set": getattr(model, "main_set", "main"), **norm},
-                 sets=getattr(model, "score_sets", dict)(), logs=getattr(model, "score_logs", dict)())
+    methods.score(_cfg(a.cfg), a.model, a.manifest, a.labels, [f for f in a.features if f], a.out,
+                  detections=_one(a.detections), threads=a.threads, progress=not a.quiet)
 
 
 def cmd_train_head(a: argparse.Namespace) -> None:
-    from vadflow.stores.features import FeatureStore
-    from vadflow.methods.base import MethodError
-    from vadflow.methods.data import load_videos
-    from vadflow.methods.heads import dataset_clips, file_clips, head_config, save_head, train_head
+    from vadflow.jobs import methods
 
-    _set_threads(a.threads)
-    cfg = head_config(_cfg(a.cfg))
-    with FeatureStore(a.features) as store:
-        attrs = store.attrs
-    train = load_videos(a.manifest, a.labels, a.features, split="train", method=cfg.get("name", ""), kind="head")
-    labelled = validation = None
-    in_dim = int(train[0].features.shape[1])
-    source = cfg["labelled"]["source"] if cfg["mode"] in ("ce", "supcon") else None
-    if source == "file":
-        labelled = file_clips(cfg["labelled"]["path"] or "", in_dim)
-    elif source == "dataset":
-        manifest, features = a.labelled  # the labelled dataset's manifest and features (config.head_inputs)
-        labelled = dataset_clips(manifest, features, in_dim, "train")
-        if labelled is None:
-            raise MethodError(f"head {cfg.get('name')}: labelled dataset {cfg['labelled']['dataset']} has no training videos ({manifest})")
-        validation = dataset_clips(manifest, features, in_dim, "test")
-    log.info("training head %s (mode %s) on %s", cfg.get("name"), cfg["mode"], a.features)
-    head = train_head(cfg, train, labelled, validation)
-    save_head(a.out, head, cfg, attrs)
+    methods.train_head(_cfg(a.cfg), a.manifest, a.labels, a.features, a.out, labelled=a.labelled, threads=a.threads)
 
 
 def cmd_thesis(a: argparse.Namespace) -> None:
-    from vadflow.stores.features import FeatureStore
-    from vadflow.io import atomic_path
-    from vadflow.methods.data import load_videos
-    from vadflow.methods.heads import load_head
-    from vadflow.methods.lof import run_thesis
+    from vadflow.jobs import methods
 
-    _set_threads(a.threads)
-    cfg = _cfg(a.cfg)
-    if cfg.get("kind") != "lof":
-        from vadflow.methods.base import MethodError
-
-        raise MethodError(f"the thesis protocol is LOF's (specs/lof.md §5.1); method {cfg.get('name')!r} is kind {cfg.get('kind')}")
-    head = None
-    if a.head and a.head[0]:
-        with FeatureStore(a.features) as store:
-            head = load_head(a.head[0], store.attrs)
-    test = load_videos(a.manifest, a.labels, a.features, split="test", method=cfg.get("name", ""), kind=cfg["kind"])
-    df = run_thesis(cfg, test, head)
-    df.insert(0, "method", cfg.get("name", ""))
-    with atomic_path(a.out) as tmp:
-        df.to_csv(tmp, index=False, float_format="%.6g")
-    mean = df[df["seed"] == "mean"].iloc[0]
-    log.info("%s thesis protocol: snippet AUC %.4f +- %.4f over seeds %s", cfg.get("name"), mean["auc"], mean["auc_std"], cfg.get("thesis_seeds"))
+    methods.protocol(_cfg(a.cfg), a.manifest, a.labels, a.features, a.out, head=_one(a.head), threads=a.threads)
 
 
 def cmd_evaluate(a: argparse.Namespace) -> None:
-    from vadflow.data.manifest import read_labels, read_manifest
-    from vadflow.evaluation.plots import plot_timelines
-    from vadflow.evaluation.tables import evaluate, left_out
-    from vadflow.io import atomic_path
-    import pandas as pd
+    from vadflow.jobs import evaluate
 
-    from vadflow.stores.scores import read_score_attrs, read_score_sets, read_scores, read_skipped
-
-    cfg = _cfg(a.cfg)
-    table = read_manifest(a.manifest)
-    scores = read_scores(a.scores)
-    skipped = read_skipped(a.scores)
-    attrs = read_score_attrs(a.scores)
-    test = table[(table["split"] == "test") & table["id"].isin(list(scores))]
-    unscored = left_out(table, list(scores), json.loads(attrs.pop("left_out", "{}")))
-    if len(unscored):
-        log.warning("%d test videos have no scores (status %s) and are left out of the metrics",
-                    len(unscored), unscored["status"].value_counts().to_dict())
-    videos = test[["id", "cls", "anomalous", "fps"]].reset_index(drop=True)
-    labels = read_labels(a.labels, list(videos["id"]))
-    tables = evaluate(labels, scores, videos, cfg, skipped=skipped["test"], skipped_train=skipped["train"])
-    # One auc row per score set: the headline (what `score` returned), then a method's other
-    # protocols (e.g. svdd_cae's per-video "agg"), each judged by the same code.
-    tables["auc"] = tables["auc"].assign(score_set=attrs.pop("main_set", "main"), headline=True)
-    extra = [evaluate(labels, sc, videos, cfg, skipped=skipped["test"], skipped_train=skipped["train"])["auc"]
-             .assign(score_set=name, headline=False) for name, sc in read_score_sets(a.scores).items()]
-    tables["auc"] = pd.concat([tables["auc"], *extra], ignore_index=True)
-    for key, path in (("auc", a.auc), ("f1", a.f1), ("per_video", a.per_video), ("per_class", a.per_class)):
-        df = tables[key]
-        df.insert(0, "method", a.method)
-        with atomic_path(path) as tmp:
-            df.to_csv(tmp, index=False, float_format="%.6g")
-    details = {"method": a.method, "n_evaluated": len(videos), "left_out": unscored.to_dict("records"),
-               "provenance": attrs, **tables["curves"]}
-    with atomic_path(a.details) as tmp:
-        tmp.write_text(json.dumps(details, indent=1))
-    plot_timelines(labels, scores, videos, a.timelines, n=int(cfg.get("plot_videos", 6)),
-                   threshold=float(cfg.get("threshold", 0.5)), title=a.method)
-    log.info("%s: %s", a.method, tables["auc"].iloc[0].to_dict())
+    evaluate.evaluate(_cfg(a.cfg), a.method, a.manifest, a.labels, a.scores, a.auc, a.f1, a.per_video, a.per_class,
+                      a.details, a.timelines)
 
 
 def cmd_weights_convert(a: argparse.Namespace) -> None:
-    from vadflow.features.checkpoints import CheckpointError, convert_trusted
+    from vadflow.jobs import methods
 
-    if not a.trust:
-        raise CheckpointError(
-            f"not converting {a.file}: reading it needs full unpickling, which can run arbitrary code "
-            "from the file. Only if you trust its source, rerun with --trust."
-        )
-    out, state_dict = convert_trusted(a.file, a.out)
-    log.info("wrote %s (%d tensors); point features.<name>.weights at it", out, len(state_dict))
+    methods.convert_weights(a.file, a.out, a.trust)
 
 
 def cmd_watch(a: argparse.Namespace) -> None:
-    from vadflow.streaming.watch import watch
+    from vadflow.jobs import watch
 
-    if a.threads:
-        _set_threads(a.threads)
-    else:
-        import torch
-
-        torch.set_flush_denormal(True)
-    watch(a.model, a.source, out=a.out, fmt=a.format, threshold=a.threshold, fps=a.fps, timeout=a.read_timeout, pace=a.pace,
-          windows=a.windows, scores=a.scores, device=a.device, origin=_watch_origin(a), stats=a.stats, max_frames=a.max_frames)
-
-
-def _watch_origin(a: argparse.Namespace) -> dict[str, Any] | None:
-    """``--config``: the extractor configs of a model.pt that does not record them, resolved from
-    the workflow config (dataset and method from --dataset/--method or the path results/<ds>/<method>/model.pt)."""
-    if not a.config:
-        return None
-    from pathlib import Path
-
-    import yaml
-
-    from vadflow import config as vc
-
-    cfg = yaml.safe_load(Path(a.config).read_text())
-    try:
-        from snakemake.utils import validate
-
-        validate(cfg, str(Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"))  # fills the defaults
-    except ImportError:
-        log.warning("snakemake is not installed: schema defaults are not filled in for --config")
-    parts = Path(a.model).resolve().parts
-    dataset = a.dataset or (parts[-3] if len(parts) >= 3 else None)
-    method = a.method or (parts[-2] if len(parts) >= 2 else None)
-    params = vc.method_params(cfg, dataset, method)
-    names = [params["features"]] + [Path(p).stem for p in vc.method_extra_features(cfg, dataset, method)]
-    out = []
-    for name in names:
-        ep = vc.extractor_params(cfg, dataset, name)
-        out.append({"extractor": name, "config": vc.as_json(ep)})
-    return {"features": out}
+    watch.watch(a.model, a.source, threads=a.threads, config=a.config, dataset=a.dataset, method=a.method, out=a.out,
+                fmt=a.format, threshold=a.threshold, fps=a.fps, timeout=a.read_timeout, pace=a.pace, windows=a.windows,
+                device=a.device, stats=a.stats, max_frames=a.max_frames)
 
 
 def cmd_video_level(a: argparse.Namespace) -> None:
-    import pandas as pd
+    from vadflow.jobs import methods
 
-    from vadflow.data.manifest import read_manifest
-    from vadflow.evaluation.video_level import video_level
-    from vadflow.io import atomic_path
-    from vadflow.stores.scores import read_scores
-
-    cfg = _cfg(a.cfg)
-    scores = read_scores(a.scores)
-    table = read_manifest(a.manifest)
-    videos = table[(table["split"] == "test") & table["id"].isin(list(scores))][["id", "anomalous"]]
-    per_video, summary = video_level(scores, videos, cfg.get("sas"))
-    name = cfg.get("name", "")
-    per_video.insert(0, "method", name)
-    with atomic_path(a.per_video) as tmp:
-        per_video.to_csv(tmp, index=False, float_format="%.6g")
-    with atomic_path(a.out) as tmp:
-        pd.DataFrame([{"method": name, **summary}]).to_csv(tmp, index=False, float_format="%.6g")
-    log.info("%s video level (SAS): %s", name, summary)
+    methods.video_level(_cfg(a.cfg), a.manifest, a.scores, a.out, a.per_video)
 
 
 def cmd_resources(a: argparse.Namespace) -> None:
-    from vadflow.streaming.resources import measure
+    from vadflow.jobs import methods
 
-    _set_threads(a.threads)
-    measure(a.model, a.manifest, a.root, a.out, n_frames=a.frames)
+    methods.resources(a.model, a.manifest, a.root, a.out, frames=a.frames, threads=a.threads)
 
 
 def cmd_summary(a: argparse.Namespace) -> None:
-    from vadflow.evaluation.report import skipped_notes, write_report
+    from vadflow.jobs import evaluate
 
-    for note in skipped_notes(a.auc):
-        log.warning("%s", note)
-    write_report(a.auc, a.f1, a.out_csv, a.out_html, images=a.images, dataset=a.dataset, thesis_csvs=a.thesis,
-                 per_class_csvs=a.per_class, details=a.details, realtime=getattr(a, "realtime", None) or [])
+    evaluate.summary(a.dataset, a.auc, a.f1, a.out_csv, a.out_html, per_class=a.per_class, details=a.details, images=a.images,
+                     thesis=[f for f in a.thesis if f], video_level=[f for f in a.video_level if f],
+                     resources=[f for f in a.resources if f])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -463,16 +212,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, fn in (("train", cmd_train), ("score", cmd_score)):
         sp = add(name, fn, f"{name} a method")
-        for k in ("--cfg", "--manifest", "--labels", "--features", "--out"):
+        for k in ("--cfg", "--manifest", "--labels", "--out"):
             sp.add_argument(k, required=True)
+        sp.add_argument("--features", nargs="+", required=True,
+                        help="the method's feature files, the main one first (a pixel method: its frame cache)")
         sp.add_argument("--threads", type=int, default=None)
-        sp.add_argument("--detections", nargs="*", default=[], help="detections file (methods with `detections:`, ADOR); empty = none")
-        sp.add_argument("--extra-features", nargs="*", default=[],
-                        help="further feature files of the method's rows (the realtime flow stream); empty = none")
+        sp.add_argument("--detections", nargs="*", default=[], help="the detections file the method reads; empty = none")
         if name == "score":
             sp.add_argument("--model", required=True)
         else:
-            sp.add_argument("--head", nargs="*", default=[], help="trained projection head file (LOF with a heads: entry); empty = none")
+            sp.add_argument("--head", nargs="*", default=[], help="the trained head file the method reads; empty = none")
 
     sp = add("train-head", cmd_train_head, "train a projection head (heads.<name>) on cached features")
     for k in ("--cfg", "--manifest", "--labels", "--features", "--out"):
@@ -481,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="labelled.source dataset: that dataset's manifest.csv and feature file; file: the file; else nothing")
     sp.add_argument("--threads", type=int, default=None)
 
-    sp = add("thesis", cmd_thesis, "LOF thesis protocol (snippet AUC on annotated test videos, seeds) -> CSV")
+    sp = add("thesis", cmd_thesis, "a kind's own evaluation protocol (LOF: snippet AUC on annotated test videos, seeds) -> CSV")
     for k in ("--cfg", "--manifest", "--labels", "--features", "--out"):
         sp.add_argument(k, required=True)
     sp.add_argument("--head", nargs="*", default=[], help="trained projection head file; empty = the method's built-in head")
@@ -501,11 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", default=None, help="output path (default: <stem>.state_dict.pt beside FILE)")
     sp.add_argument("file", metavar="FILE")
 
-    sp = add("video-level", cmd_video_level, "SAS video-level decisions and VL-P/R/F1 of a realtime method (specs/realtime.md §8)")
+    sp = add("video-level", cmd_video_level, "SAS video-level decisions and VL-P/R/F1 of a method's scores (docs/methods/realtime.md §8)")
     for k in ("--cfg", "--manifest", "--scores", "--out", "--per-video"):
         sp.add_argument(k, required=True)
 
-    sp = add("resources", cmd_resources, "parameters, FLOPs and frames/s per stage of a realtime model (specs/realtime.md §10)")
+    sp = add("resources", cmd_resources, "parameters, FLOPs and frames/s per stage of a per-frame model (docs/methods/realtime.md §10)")
     for k in ("--model", "--manifest", "--root", "--out"):
         sp.add_argument(k, required=True)
     sp.add_argument("--frames", type=int, default=60, help="frames of the first test video to time")
@@ -522,7 +271,6 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--pace", action="store_true", help="release a file's frames at its frame rate, as a live camera would")
     sp.add_argument("--windows", choices=("causal", "exact"), default="causal",
                     help="window methods: emit each window's newest half at once (causal), or the offline merge one window later (exact)")
-    sp.add_argument("--scores", default=None, help="scores.h5 with the LOF min-max constants (default: beside the model)")
     sp.add_argument("--config", default=None, help="workflow config, for a model.pt that does not record its extractors")
     sp.add_argument("--dataset", default=None, help="with --config: the dataset (default: from the model path)")
     sp.add_argument("--method", default=None, help="with --config: the method (default: from the model path)")
@@ -538,8 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--per-class", nargs="*", default=[], help="per-class AUC CSVs of `vadflow evaluate`")
     sp.add_argument("--details", nargs="*", default=[], help="evaluation JSONs of `vadflow evaluate`")
     sp.add_argument("--images", nargs="*", default=[])
-    sp.add_argument("--thesis", nargs="*", default=[], help="LOF thesis-protocol CSVs")
-    sp.add_argument("--realtime", nargs="*", default=[], help="realtime methods' {method}_vl.csv and resources.json files")
+    sp.add_argument("--thesis", nargs="*", default=[], help="methods' own protocol tables (the thesis output)")
+    sp.add_argument("--video-level", nargs="*", default=[], help="methods' {method}_vl.csv (the video_level output)")
+    sp.add_argument("--resources", nargs="*", default=[], help="methods' resources.json (the resources output)")
     sp.add_argument("--out-csv", required=True)
     sp.add_argument("--out-html", required=True)
     return p

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -15,18 +17,31 @@ from vadflow.data.benchmarks import KINDS as BENCHMARK_KINDS
 from vadflow.data.benchmarks import load_entries as load_benchmark
 from vadflow.data.ucf_crime import DatasetError, VideoEntry, load_entries
 from vadflow.io import atomic_path, h5_in_memory
-from vadflow.video.decoder import DecodeError, VideoInfo, probe
+from vadflow.frame_folders import DecodeError
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ["id", "path", "split", "cls", "anomalous", "frames", "fps", "width", "height", "status", "error"]
 
 
-def _probe_all(root: Path, entries: list[VideoEntry], strict: bool, progress: bool) -> list[VideoInfo | Exception]:
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the manifest records of one video: a probe's facts (any object with these fields,
+    such as :class:`vadflow.video.decoder.VideoInfo`), or the annotation files' frame count."""
+
+    n_frames: int
+    fps: float
+    width: int
+    height: int
+    backend: str
+
+
+def _probe_all(root: Path, entries: list[VideoEntry], strict: bool, progress: bool, probe: Callable[[Path], Any],
+               errors: tuple[type[BaseException], ...]) -> list[VideoInfo | Exception]:
     def one(e: VideoEntry) -> VideoInfo | Exception:
         try:
             return probe(root / e.relpath)
-        except DecodeError as exc:
+        except errors as exc:
             return exc
 
     # Probing is I/O and C-library bound (decord/FFmpeg release the GIL), so threads overlap it.
@@ -64,8 +79,14 @@ def _annotated_infos(entries: list[VideoEntry], fps: float, strict: bool) -> lis
     return out
 
 
-def build_manifest(dataset_cfg: dict, progress: bool = True) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict]:
+def build_manifest(dataset_cfg: dict, probe: Callable[[Path], Any] | None = None,
+                   probe_errors: tuple[type[BaseException], ...] = (DecodeError,),
+                   progress: bool = True) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict]:
     """Read the dataset, probe every video, build frame labels.
+
+    ``probe(path)`` returns a video's facts (``n_frames``, ``fps``, ``width``, ``height``,
+    ``backend``) or raises one of ``probe_errors``; the manifest job passes the decoder's
+    (:func:`vadflow.video.decoder.probe`): the dataset adapters never decode.
 
     Returns the manifest table, ``{video_id: uint8 labels}`` for every video with temporal
     annotations (normal videos: all zeros), and a dict of facts for the log. With
@@ -89,7 +110,9 @@ def build_manifest(dataset_cfg: dict, progress: bool = True) -> tuple[pd.DataFra
             videos=videos,
         )
     if videos:
-        infos = _probe_all(root, entries, bool(dataset_cfg.get("strict", False)), progress)
+        if probe is None:
+            raise ValueError("build_manifest: videos: true needs a probe (vadflow.video.decoder.probe)")
+        infos = _probe_all(root, entries, bool(dataset_cfg.get("strict", False)), progress, probe, probe_errors)
     else:
         infos = _annotated_infos(entries, float(dataset_cfg.get("fps", 30)), bool(dataset_cfg.get("strict", False)))
     min_frames = int(dataset_cfg.get("min_frames", 8))

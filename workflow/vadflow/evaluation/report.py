@@ -159,15 +159,16 @@ def _random_init_banner(details: Sequence[dict[str, Any]]) -> list[str]:
             "was configured. Use these results to check the pipeline, not to compare methods with the literature.</div>"]
 
 
-def realtime_section(files: Sequence[str | Path]) -> list[str]:
-    """The realtime methods' SAS video-level metrics ({method}_vl.csv) and cost (resources.json)."""
+def outputs_section(video_level: Sequence[str | Path], resources: Sequence[str | Path]) -> list[str]:
+    """The methods' ``video_level`` outputs (SAS decisions, {method}_vl.csv) and ``resources``
+    outputs (cost of the online pipeline, resources.json)."""
     import json
 
-    vl = [pd.read_csv(p) for p in files if str(p).endswith("_vl.csv")]
-    res = [json.loads(Path(p).read_text()) for p in files if str(p).endswith(".json")]
+    vl = [pd.read_csv(p) for p in video_level]
+    res = [json.loads(Path(p).read_text()) for p in resources]
     if not vl and not res:
         return []
-    parts = ["<h2>Real-time two-stream method: video level and cost</h2>",
+    parts = ["<h2>Video-level decisions and cost</h2>",
              "<p>Video-level decisions from the sigmoidal anomaly score (a video is flagged when s<sub>t</sub> &gt; 0.5 at some "
              "update; specs/realtime.md §7-§8). Cost per frame at batch 1 (§10), measured on the machine that ran the job.</p>"]
     if vl:
@@ -189,7 +190,7 @@ def realtime_section(files: Sequence[str | Path]) -> list[str]:
 def write_report(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path], out_csv: str | Path, out_html: str | Path,
                  images: Sequence[str | Path] = (), dataset: str = "", thesis_csvs: Sequence[str | Path] = (),
                  per_class_csvs: Sequence[str | Path] = (), details: Sequence[str | Path] = (),
-                 realtime: Sequence[str | Path] = ()) -> pd.DataFrame:
+                 video_level: Sequence[str | Path] = (), resources: Sequence[str | Path] = ()) -> pd.DataFrame:
     det = _load_details(details)
     summary = summarise(auc_csvs, f1_csvs, thesis_csvs, det)
     notes = skipped_notes(auc_csvs)
@@ -237,7 +238,7 @@ def write_report(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path], 
                   "seeds (specs/lof.md): not comparable with the frame-level table above.</p>",
                   _table(cols([c for c in THESIS_METRICS if c in wide.columns]).dropna(subset=["thesis_snippet_auc"]),
                          left=("method",))]
-    parts += realtime_section(realtime)
+    parts += outputs_section(video_level, resources)
     if det:
         parts += _provenance_section(det)
     parts += ["<h2>Timelines</h2>",

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vadflow.config import as_json, extractor_hash
+from vadflow.io import as_json, extractor_hash
 from vadflow.device import resolve_device
 from vadflow.features.backbones import get_backbone
 from vadflow.features.cache import VideoCache

@@ -1,10 +1,17 @@
-"""The one interface every detector implements.
+"""The one interface every detector implements, and what each kind declares about itself.
 
-A method sees videos only through :class:`VideoData`, which the CLI assembles from the
-manifest, the frame labels and a feature store (or, for pixel methods, a frame cache).
-Methods never open videos, never import extractors, the decoder, Snakemake or evaluation
-code (see DESIGN.md, "Which way imports go"); a frame cache built with ``test: decode``
-decodes its test videos inside its reader (:class:`vadflow.stores.frames.FrameSource`).
+A method sees videos only through :class:`VideoData`, which the jobs assemble from the
+manifest, the frame labels and the stores (:mod:`vadflow.stores`): clip features, a frame
+cache, detections. Methods never open videos and never import extractors, detectors, the
+decoder, evaluation, streaming, the config resolution or Snakemake (docs/architecture.md,
+"Which way imports go"); a frame cache built with ``test: decode`` decodes its test videos
+inside its reader (:class:`vadflow.stores.frames.FrameSource`).
+
+Everything the workflow needs to know about a kind is asked of its class, never decided by
+comparing kind names: which config keys name its inputs (:meth:`Method.reads`), which extra
+result files it writes (:meth:`Method.outputs`), which config combinations it refuses
+(:meth:`Method.problems`, :meth:`Method.check_inputs`) and how it scores a live stream
+(:meth:`Method.online`). docs/adding_a_detector.md walks through a new kind.
 """
 from __future__ import annotations
 
@@ -61,24 +68,71 @@ def layout_error(method: str, kind: str, extractor: str, layout: str, accepted: 
             f"at an extractor with a matching layout")
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """What one configured method reads, resolved from its config by :meth:`Method.reads`.
+
+    The config resolution turns each name into a file (``features/{name}.h5``,
+    ``frames/{name}.h5``, ``detections/{name}.h5``, ``heads/{name}.pt``) and the train and
+    score jobs hand the contents over; nothing else about a kind's inputs is known outside it.
+    """
+
+    #: extractors, the main one first: its rows are the method's clips (``VideoData.features``);
+    #: the others arrive on the same rows in ``VideoData.extras["streams"]``.
+    features: tuple[str, ...] = ()
+    #: a ``frames:`` entry (pixel methods read a frame cache instead of features).
+    frames: str | None = None
+    #: a ``detectors:`` entry whose objects arrive in ``VideoData.extras["objects"]``.
+    detections: str | None = None
+    #: a ``heads:`` entry: a trained head handed over with :meth:`Method.set_head`.
+    head: str | None = None
+    #: the validation split's videos at train time (:meth:`Method.set_validation`), when the dataset has them.
+    validation: bool = False
+    #: the test split's features at train time (:meth:`Method.calibrate`): a transductive step
+    #: such as LOF's test-set min-max, kept in the model so scoring needs only model.pt.
+    test_at_train: bool = False
+
+
+#: a config problem: (key, message). The message follows "<key path> = <value>: " and ends with what is allowed.
+Problem = tuple[str, str]
+
+
 class Method(abc.ABC):
     """Base class of every detector kind.
 
     ``cfg`` is the method's config section after schema defaults are filled in (it is also
     the Snakemake ``params`` of the method's jobs, so editing it reruns exactly this method).
+
+    Class attributes declare the kind as data; the class methods below read them, and a kind
+    overrides one only where its inputs or outputs depend on its config.
     """
 
     kind: ClassVar[str]
-    #: feature layouts this method accepts ("clips" and/or "segments32", or "frames": a frame cache).
+    #: feature layouts this method accepts ("clips", "segments32", "sampled_frames", or "frames": a frame cache).
     layouts: ClassVar[tuple[str, ...]] = ("clips",)
     #: name of the set of frame scores :meth:`score` returns (the headline row of the metrics).
     main_set: ClassVar[str] = "main"
     #: "frame": needs temporal labels on training videos; "video": video labels suffice.
     supervision: ClassVar[str] = "frame"
-
-    #: True: ``VideoData.features`` arrive as a lazy view read by clip ranges (features/store.py
+    #: True: ``VideoData.features`` arrive as a lazy view read by clip ranges (stores/features.py
     #: LazyRows), for features too large to hold for a whole training set (ADOR's maps).
     lazy_features: ClassVar[bool] = False
+
+    #: config keys whose values name extractors, the main one first (an empty value is no input).
+    feature_keys: ClassVar[tuple[str, ...]] = ("features",)
+    #: config key naming a ``frames:`` entry (pixel methods), or None.
+    frames_key: ClassVar[str | None] = None
+    #: config key naming a ``detectors:`` entry, or None.
+    detections_key: ClassVar[str | None] = None
+    #: config key naming a ``heads:`` entry, or None; values in :attr:`builtin_heads` need no file.
+    head_key: ClassVar[str | None] = None
+    builtin_heads: ClassVar[tuple[str, ...]] = ()
+    #: whether the train job hands over the validation split's videos.
+    validation: ClassVar[bool] = False
+    #: whether ``train_split: test_folds`` (K models cross-fitted on the annotated test videos) applies.
+    test_folds: ClassVar[bool] = True
+    #: further result files, by name (vadflow.paths.METHOD_OUTPUTS): "thesis", "video_level", "resources".
+    extra_outputs: ClassVar[tuple[str, ...]] = ()
 
     #: feature dimension the trained model expects (set by ``fit``/``load_state``); None before.
     in_dim: int | None = None
@@ -88,12 +142,59 @@ class Method(abc.ABC):
         #: training videos ``fit`` left out, id -> reason (see :meth:`skip_reason`).
         self.skipped_train: dict[str, str] = {}
 
+    # -- what the kind declares (class methods: no model is built) ----------------------------
+    @classmethod
+    def reads(cls, cfg: dict[str, Any]) -> Inputs:
+        """The inputs of a method configured with ``cfg``, from the declared keys (the kind's
+        ``defaults`` fill keys the config leaves out)."""
+        cfg = {**getattr(cls, "defaults", {}), **cfg}
+        head = cfg.get(cls.head_key) if cls.head_key else None
+        return Inputs(
+            features=tuple(str(cfg[k]) for k in cls.feature_keys if cfg.get(k)),
+            frames=cfg.get(cls.frames_key) if cls.frames_key else None,
+            detections=cfg.get(cls.detections_key) if cls.detections_key else None,
+            head=None if head in cls.builtin_heads else head,
+            validation=cls.validation,
+        )
+
+    @classmethod
+    def outputs(cls, cfg: dict[str, Any]) -> tuple[str, ...]:
+        """The further result files (vadflow.paths.METHOD_OUTPUTS names) a method configured with ``cfg`` writes."""
+        return cls.extra_outputs
+
+    @classmethod
+    def problems(cls, cfg: dict[str, Any]) -> list[Problem]:
+        """Config combinations the schema cannot express that this kind cannot run (torch-free,
+        checked for every method on every dataset when Snakemake builds the DAG). Default: none."""
+        return []
+
+    @classmethod
+    def check_inputs(cls, cfg: dict[str, Any], inputs: dict[str, dict[str, Any]]) -> list[str]:
+        """Problems with what the inputs are, given their resolved configs: ``inputs`` maps
+        ``"features"`` (and the other feature keys), ``"detections"`` and ``"head"`` to the
+        named entry's resolved section (extractors also carry ``layout``). Each message names
+        the keys involved. Default: none."""
+        return []
+
+    # -- hooks the jobs call (defaults: nothing to do) -----------------------------------------
+    def set_validation(self, videos: list[VideoData]) -> None:
+        """The validation split's videos, before :meth:`fit` (kinds declaring ``validation``)."""
+        self.validation_videos = list(videos)
+
+    def set_head(self, head: Any) -> None:
+        """A trained head (kinds with a ``head_key``), before :meth:`fit`."""
+        raise MethodError(f"{self.kind} reads no trained head")
+
+    def calibrate(self, test: list[VideoData]) -> None:
+        """After :meth:`fit`, for kinds whose :meth:`reads` sets ``test_at_train``: the test
+        videos' features (never their labels), for a transductive step kept in the model."""
+
     def skip_reason(self, video: VideoData) -> str | None:
         """Why this method neither trains on nor scores ``video``, or None (the default: never).
 
         A method that skips (MIL with ``short_videos: skip_like_seed001``) returns all-zero
         frame scores for such a test video; the score job records it, and the video-level
-        metrics leave it out (specs/mil.md §2)."""
+        metrics leave it out (docs/methods/mil.md §2)."""
         return None
 
     def checked_features(self, video: VideoData) -> np.ndarray:
@@ -135,10 +236,20 @@ class Method(abc.ABC):
         evaluated. Default: none."""
         return {}
 
-    def finalize_scores(self, scores: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Called once by the score job with every test video's frame scores; a method that
-        normalises over the whole test set (e.g. LOF's min-max) overrides this. Default: as is."""
-        return scores
+    def score_attrs(self) -> dict[str, Any]:
+        """Constants of the model worth recording beside its scores (scores.h5 attrs). Default: none."""
+        return {}
+
+    def online(self) -> Any:
+        """How the trained model scores a live stream (``vadflow watch``): a plan of
+        :mod:`vadflow.methods.online` (per clip, windows of clips, or per sampled frame),
+        which streaming runs on the extractors recorded in :attr:`origin`."""
+        raise MethodError(f"vadflow watch does not support kind {self.kind!r}: it defines no online plan")
+
+    def protocol_table(self, test: list[VideoData], head: Any = None):
+        """The ``thesis`` output's table (kinds that declare it): the kind's own evaluation
+        protocol run on the test videos, as a pandas DataFrame."""
+        raise MethodError(f"kind {self.kind} has no protocol of its own")
 
     def save(self, path: str | Path) -> None:
         """Write the model atomically, with ``meta``: the library versions and thread counts
@@ -157,8 +268,9 @@ class Method(abc.ABC):
     origin: dict[str, Any] | None = None
 
     @classmethod
-    def load(cls, path: str | Path) -> "Method":
-        blob = load_model_file(path, cls.kind)
+    def load(cls, path: str | Path, blob: dict[str, Any] | None = None) -> "Method":
+        """The trained model in ``path`` (``blob``: its contents, already read)."""
+        blob = load_model_file(path, cls.kind, blob=blob)
         obj = cls(blob["cfg"])
         with state_errors(path, cls.kind):
             obj.load_state(blob["state"])
@@ -166,20 +278,32 @@ class Method(abc.ABC):
         return obj
 
 
-def load_model_file(path: str | Path, kind: str, parts: tuple[str, ...] = ("cfg", "state")) -> dict[str, Any]:
-    """A ``model.pt`` of ``kind``, read with weights_only (a pickle that could run code is refused)."""
+REMEDY = "Delete it and rerun its train job (snakemake -R train)"
+
+
+def read_model_file(path: str | Path) -> dict[str, Any]:
+    """A ``model.pt``, read with weights_only (a pickle that could run code is refused)."""
     from vadflow.io import UnsafeFileError, load_torch
 
-    remedy = "Delete it and rerun its train job (snakemake -R train)"
+    if not Path(path).is_file():
+        raise MethodError(f"model file {path} does not exist (train it first: snakemake {path})")
     try:
-        blob = load_torch(path, what="model file", remedy=remedy)
+        blob = load_torch(path, what="model file", remedy=REMEDY)
     except (UnsafeFileError, FileNotFoundError) as exc:
         raise MethodError(str(exc)) from None
-    if not isinstance(blob, dict) or any(p not in blob for p in parts):
-        raise MethodError(f"{path} is not a vadflow model file (expected a dict with {', '.join(parts)}). {remedy}")
-    if blob.get("kind") != kind:
-        raise MethodError(f"{path} holds a model of kind {blob.get('kind')!r}, not {kind!r}. {remedy}")
+    if not isinstance(blob, dict) or "kind" not in blob or "cfg" not in blob:
+        raise MethodError(f"{path} is not a vadflow model file (expected a dict with kind and cfg). {REMEDY}")
     _warn_runtime(path, blob.get("meta") or {})
+    return blob
+
+
+def load_model_file(path: str | Path, kind: str, parts: tuple[str, ...] = ("cfg", "state"), blob: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A ``model.pt`` of ``kind`` holding ``parts`` (``blob``: one already read)."""
+    blob = read_model_file(path) if blob is None else blob
+    if any(p not in blob for p in parts):
+        raise MethodError(f"{path} is not a vadflow model file of this layout (expected {', '.join(parts)}). {REMEDY}")
+    if blob.get("kind") != kind:
+        raise MethodError(f"{path} holds a model of kind {blob.get('kind')!r}, not {kind!r}. {REMEDY}")
     return blob
 
 

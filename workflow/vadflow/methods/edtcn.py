@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vadflow.methods.base import MethodError
-from vadflow.methods.temporal import TemporalMethod, WINDOW_DEFAULTS
+from vadflow.methods.base import MethodError, Problem
+from vadflow.methods.temporal import TemporalMethod, WINDOW_DEFAULTS, window_width
 
 
 def norm_relu(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
@@ -67,6 +67,16 @@ class EDTCN(TemporalMethod):
         "dropout": 0.3,
         "lr": 5e-4,
     }
+
+    @classmethod
+    def problems(cls, cfg: dict[str, Any]) -> list[Problem]:
+        """An odd kernel (same-width convs) and a window that halves ``len(enc_channels)`` times."""
+        levels = len(cfg.get("enc_channels") or [64, 96])
+        out = window_width(cfg, max(2, 2**levels))
+        k = cfg.get("kernel", 25)
+        if isinstance(k, int) and k % 2 == 0:
+            out.append(("kernel", "convs keep the width only with an odd kernel; allowed: an odd integer >= 1"))
+        return out
 
     def build(self, in_dim: int) -> nn.Module:
         cfg = self.cfg

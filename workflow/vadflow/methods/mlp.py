@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
 from vadflow.methods.base import MethodError
+from vadflow.methods.online import ClipPlan
 from vadflow.methods.temporal import TemporalMethod, WINDOW_DEFAULTS
 
 
@@ -57,3 +59,13 @@ class MLP(TemporalMethod):
         if len(hidden) != 2:
             raise MethodError(f"mlp: hidden must list the two hidden widths, got {hidden!r}")
         return ClipMLP(in_dim, tuple(hidden), self.cfg["dropout"])
+
+    def online(self) -> ClipPlan:
+        """Every clip on its own (the network is clip-wise), so a stream equals the offline scores."""
+        def clip_scores(x: np.ndarray) -> np.ndarray:
+            xt = torch.from_numpy(np.ascontiguousarray(self.scaler(x).astype(np.float32).T[None]))
+            self.net.eval()
+            with torch.inference_mode():
+                return self.net(xt, torch.ones(1, len(x)))[-1][0].numpy()
+
+        return ClipPlan(row=lambda feature, objects=None: feature, clip_scores=clip_scores, mapping=self.cfg.get("mapping", "average"))

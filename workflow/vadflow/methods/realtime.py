@@ -20,6 +20,7 @@ a multiple of ``test_stride`` and held until the next scored frame (spec §7, A9
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import math
 from typing import Any, ClassVar
@@ -31,6 +32,7 @@ from torch import nn
 
 from vadflow.device import resolve_device
 from vadflow.methods.base import Method, MethodError, VideoData
+from vadflow.methods.online import FramePlan
 from vadflow.methods.scaler import FeatureScaler
 
 log = logging.getLogger(__name__)
@@ -192,8 +194,13 @@ class Realtime(Method):
     kind = "realtime"
     layouts = ("sampled_frames",)
     supervision = "frame"
-    #: the train job also hands over the dataset's validation videos (split val) when it has them.
-    wants_validation: ClassVar[bool] = True
+    #: the RGB stream first, the motion stream on the same sampled frames (null = one stream).
+    feature_keys = ("features", "flow_features")
+    #: the bag of objects: a detector on the RGB stream's sampled frames (null = no bag).
+    detections_key = "detections"
+    #: early stopping reads the dataset's validation videos (split val) when it has them.
+    validation = True
+    extra_outputs = ("video_level", "resources")
     defaults: ClassVar[dict[str, Any]] = {
         "features": "rt_rgb",
         "flow_features": "rt_flow",
@@ -230,6 +237,27 @@ class Realtime(Method):
             raise MethodError(f"realtime: soft must be one of {SOFT_POLICIES}, got {self.cfg['soft']!r}")
         if int(self.cfg["alpha"]) < 1:
             raise MethodError(f"realtime: alpha must be >= 1 (1 = no hard mining), got {self.cfg['alpha']}")
+
+    @classmethod
+    def check_inputs(cls, cfg: dict[str, Any], inputs: dict[str, dict[str, Any]]) -> list[str]:
+        """The streams are per-sampled-frame extractors (frame_steps) of the right input, sampling
+        the same frames, so their rows line up (docs/methods/realtime.md §2)."""
+        where = f"methods.{cfg.get('name')}"
+        want = {"features": "rgb", "flow_features": "flow_image"}
+        out, grids = [], {}
+        for key, need in want.items():
+            ep = inputs.get(key)
+            if ep is None:
+                continue
+            if not ep.get("frame_steps") or ep.get("source", "extract") != "extract":
+                out.append(f"{where}.{key}: features.{ep['name']} must extract per-sampled-frame features (frame_steps)")
+                continue
+            if ep.get("input", "rgb") != need:
+                out.append(f"{where}.{key}: features.{ep['name']} has input {ep.get('input', 'rgb')!r}, the {key} stream needs {need!r}")
+            grids[ep["name"]] = ep["frame_steps"]
+        if len({json.dumps(g, sort_keys=True) for g in grids.values()}) > 1:
+            out.append(f"{where}: the streams {sorted(grids)} sample different frames ({grids}); give them the same frame_steps")
+        return out
 
     # -- inputs ------------------------------------------------------------------------
     def set_validation(self, videos: list[VideoData]) -> None:
@@ -436,6 +464,14 @@ class Realtime(Method):
         rows = self.scored_rows(idx, video.n_frames)
         s = self.sigma(self.inputs(video)[rows])
         return hold(idx[rows], s, video.n_frames)
+
+    def online(self) -> FramePlan:
+        """sigma on every ``test_stride``-th frame of the stream from [RGB ‖ flow ‖ bag], held in
+        between, and the SAS beside it: the offline :meth:`score` frame by frame."""
+        if self.net is None:
+            raise MethodError("realtime: online() called before fit() or load()")
+        return FramePlan(score=lambda parts: float(self.sigma(self.assemble(*parts)[None])[0]), stride=int(self.cfg["test_stride"]),
+                         bag_conf=float(self.cfg["bag_conf"]) if self.cfg.get("detections") else None, sas=self.cfg.get("sas") or {})
 
     # -- state ----------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:

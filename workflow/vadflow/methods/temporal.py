@@ -20,9 +20,10 @@ from torch import nn
 from tqdm import tqdm
 
 from vadflow.methods import windows
-from vadflow.methods.base import MethodError, VideoData
+from vadflow.methods.base import MethodError, Problem, VideoData
 from vadflow.methods.losses import stage_sum_loss
 from vadflow.methods.neural import NeuralMethod
+from vadflow.methods.online import ClipPlan
 from vadflow.methods.scaler import FeatureScaler
 from vadflow.methods.mapping import clip_to_frames
 from vadflow.device import resolve_device
@@ -74,11 +75,26 @@ def clip_labels(video: VideoData, threshold: float = 0.5, mode: str = "temporal"
     return (frac >= threshold).astype(np.float32)
 
 
+def window_width(cfg: dict[str, Any], multiple: int = 2) -> list[Problem]:
+    """Half-overlapping windows need an even width; pooling networks a multiple of 2^levels."""
+    w = cfg.get("window")
+    if not isinstance(w, int) or w <= 0 or w % multiple == 0:
+        return []
+    if multiple == 2:
+        return [("window", "windows overlap by half, so the width must be even; allowed: 0 (whole video) or a positive even number")]
+    return [("window", f"windows overlap by half and the pooling levels halve the width, so it must divide by {multiple}; "
+                       f"allowed: 0 (whole video) or a positive multiple of {multiple}")]
+
+
 class TemporalMethod(NeuralMethod):
     """Base of methods that train a window network on clip labels (see module docstring)."""
 
     layouts: ClassVar[tuple[str, ...]] = ("clips",)
     supervision: ClassVar[str] = "frame"
+
+    @classmethod
+    def problems(cls, cfg: dict[str, Any]) -> list[Problem]:
+        return window_width(cfg)
 
     def loss(self, outputs: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return stage_sum_loss(outputs, labels, mask)
@@ -192,3 +208,19 @@ class TemporalMethod(NeuralMethod):
             last = self.net(xt, mt)[-1].cpu().numpy()
         clip_scores = windows.merge(last, n, width)
         return clip_to_frames(clip_scores, video.n_frames, video.clip_len, video.stride, self.cfg.get("mapping", "average"))
+
+    def window_outputs(self, xs: list, ms: list[np.ndarray]) -> np.ndarray:
+        """Last-stage scores of cut windows ``xs`` (rows [W, D]) with masks ``ms`` ([W]) -> [len(xs), W]:
+        what :meth:`score` runs, batch by batch, for ``vadflow watch``."""
+        device = next(self.net.parameters()).device
+        xt, mt, _ = self._batch(list(xs), list(ms), [np.zeros_like(k) for k in ms], device)
+        self.net.eval()
+        with torch.inference_mode():
+            return self.net(xt, mt)[-1].cpu().numpy()
+
+    def online(self) -> ClipPlan:
+        """Windows of the scaled clip features, W = ``window``, merged as offline."""
+        if self.net is None:
+            raise MethodError(f"{self.kind}: online() called before fit() or load()")
+        return ClipPlan(row=lambda feature, objects=None: self.scaler(feature[None])[0].astype(np.float32),
+                        window=self._width(self.net), window_scores=self.window_outputs, mapping=self.cfg.get("mapping", "average"))

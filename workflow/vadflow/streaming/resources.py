@@ -1,6 +1,7 @@
-"""Cost of a realtime model (specs/realtime.md §10): parameters, FLOPs (``torch.utils.flop_counter``)
-and frames/s per stage at batch 1 (decode, flow image, detector, backbones, head, SAS) and end to
-end through the same online pipeline as ``vadflow watch``, with peak memory and the device.
+"""Cost of a model scored per sampled frame (the ``resources`` output; docs/methods/realtime.md §10):
+parameters, FLOPs (``torch.utils.flop_counter``) and frames/s per stage at batch 1 (decode, each
+stream's input and backbone, detector, head, SAS) and end to end through the same online
+pipeline as ``vadflow watch``, with peak memory and the device.
 
 Timings are wall-clock on whatever machine runs the job (and whatever else it runs): compare
 them within one run, not across machines.
@@ -71,12 +72,17 @@ def _decode(path: Path, n: int) -> tuple[list[np.ndarray], dict[str, float]]:
 def measure(model_path: str | Path, manifest: str | Path, root: str | Path, out: str | Path, n_frames: int = 60) -> dict[str, Any]:
     from vadflow.streaming.watch import build_scorer, load_model
 
+    from vadflow.streaming.scorers import FrameScorer
+
     scorer = build_scorer(model_path)
+    if not isinstance(scorer, FrameScorer):
+        raise TypeError(f"{model_path}: the resources output measures methods scored per sampled frame (a FramePlan); "
+                        f"kind {scorer.model.kind} scores clips")
     model = scorer.model
     vid, path = _first_test_video(manifest, root)
     frames, decode = _decode(path, n_frames)
     n = len(frames)
-    rgb, flow = scorer.rgb, scorer.flow
+    rgb, flow = scorer.streams[0], (scorer.streams[1] if len(scorer.streams) > 1 else None)
     rgb_imgs = [rgb.input.image(f, None) for f in frames]
     stages: dict[str, Any] = {"decode": decode}
     stages["rgb_input"] = _rate(lambda i: rgb.input.image(frames[i], None), n)
@@ -101,10 +107,9 @@ def measure(model_path: str | Path, manifest: str | Path, root: str | Path, out:
         if backend in ("hog_person", "background") or bag.n_classes < 80:
             what = describe(backend) if backend in ("hog_person", "background") else f"{backend} ({max(1, bag.n_classes)} classes)"
             bag_note = f"reduced bag: {what}, {max(1, bag.n_classes)}-d instead of the paper's 80 COCO classes"
-    x = model.assemble(*parts)[None]
-    stages["head"] = _rate(lambda i: model.sigma(x), n)
-    flops["head"] = _flops(lambda: model.sigma(x))
-    params["head"] = _params(model.net)
+    stages["head"] = _rate(lambda i: scorer.plan.score(parts), n)
+    flops["head"] = _flops(lambda: scorer.plan.score(parts))
+    params["head"] = _params(getattr(model, "net", None))
     acc = scorer.sas
     stages["sas"] = _rate(lambda i: acc.update(0.5), n)
     # End to end: a fresh scorer over the decoded frames, frame by frame (decode excluded, timed above).
@@ -128,7 +133,7 @@ def measure(model_path: str | Path, manifest: str | Path, root: str | Path, out:
         "params": {**params, "total": int(sum(params.values()))},
         "flops_per_frame": {**flops, "total": int(sum(flops.values()))},
         "stages": stages,
-        "test_stride": int(model.cfg.get("test_stride", 1)),
+        "test_stride": scorer.stride,
         "peak_memory_mb": round(peak, 1),
         "cuda_peak_memory_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if device.type == "cuda" else None,
         "device": str(device) if device.type != "cpu" else f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",

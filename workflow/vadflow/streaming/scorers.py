@@ -1,18 +1,25 @@
 """Online scoring of a trained model, one decoded frame at a time (``vadflow watch``).
 
-Each scorer keeps the state its method needs and emits frame scores as soon as they are final:
+The method says how it scores online (:mod:`vadflow.methods.online`); these classes run it and
+emit frame scores as soon as they are final:
 
-* ``realtime``: sigma on every ``test_stride``-th frame of the test grid, held in between, and
-  the SAS accumulator updated every ``sas.every`` frames; every frame is emitted on arrival.
-* per clip (``mlp``, ``mil``, ``lof``): a clip's score as soon as its last frame arrives.
-  MLP scores each clip alone, so its stream equals the offline scores. LOF equals them when the
-  score job's min-max constants are found (scores.h5 attrs). MIL offline scores 32 segments
-  spanning the whole video, which a stream cannot know: online, each clip is a one-clip bag
-  (the same segment rule applied to that clip), and the difference is reported, not hidden.
-* windows (``adnet``, ``edtcn``; ``ador`` over its encoded clips z, streaming/ador.py): the last W clips; a window every W/2 clips. ``causal`` (default)
-  emits the newest half of each window from that window alone, so a clip waits at most W/2
-  clips; ``exact`` emits the older half averaged over the two windows that hold it, exactly the
-  offline merge, one window later. At end of stream the remaining clips get the offline merge.
+* :class:`FrameScorer` (a :class:`~vadflow.methods.online.FramePlan`, the real-time method):
+  sigma on every ``stride``-th frame, held in between, and the SAS accumulator updated every
+  ``sas.every`` frames; every frame is emitted on arrival.
+* :class:`ClipScorer` (a :class:`~vadflow.methods.online.ClipPlan`): each completed clip
+  becomes a row (:class:`ClipRows`: the clip's feature and/or its centre frame's objects,
+  through the plan's ``row``), then either
+
+  - per clip (:class:`PerClip`: MLP, MIL, LOF): a clip's score as soon as its last frame
+    arrives. MLP scores each clip alone, so its stream equals the offline scores; so does LOF,
+    whose min-max constants travel in model.pt. MIL offline scores 32 segments spanning the
+    whole video, which a stream cannot know: online each clip is a one-clip bag, and the
+    difference is reported, not hidden;
+  - or windows (:class:`Windowed`: ADNet, ED-TCN, ADOR over its encoded clips z): the last W
+    rows; a window every W/2 clips. ``causal`` (default) emits the newest half of each window
+    from that window alone, so a clip waits at most W/2 clips; ``exact`` emits the older half
+    averaged over the two windows that hold it, exactly the offline merge, one window later.
+    At end of stream the remaining clips get the offline merge.
 
 Clip scores become frame scores with the offline clip -> frame mapping, emitted once no later
 clip can change them.
@@ -27,7 +34,8 @@ import numpy as np
 
 from vadflow.methods.base import Method, MethodError
 from vadflow.methods.mapping import clip_to_frames
-from vadflow.streaming.objects import OnlineBag
+from vadflow.methods.online import FramePlan
+from vadflow.streaming.objects import OnlineBag, OnlineDetector
 
 WINDOW_MODES = ("causal", "exact")
 
@@ -86,43 +94,21 @@ class PerClip:
         return []
 
 
-class TemporalWindows:
-    """What :class:`Windowed` runs for ADNet / ED-TCN: scaled clip features, the model's windows."""
-
-    def __init__(self, model: Any):
-        self.model = model
-        self.width = model._width(model.net)
-
-    def row(self, feature: np.ndarray) -> np.ndarray:
-        return self.model.scaler(feature[None])[0].astype(np.float32)
-
-    def run(self, xs: list[np.ndarray], ms: list[np.ndarray]) -> np.ndarray:
-        """Last-stage outputs of the windows ``xs`` [W, D] with masks ``ms`` [W] -> [len(xs), W]."""
-        import torch
-
-        m = self.model
-        device = next(m.net.parameters()).device
-        xt, mt, _ = m._batch(xs, ms, [np.zeros_like(k) for k in ms], device)
-        m.net.eval()
-        with torch.inference_mode():
-            return m.net(xt, mt)[-1].cpu().numpy()
-
-
 class Windowed:
-    """Half-overlapping windows of W clips over the stream (specs/adnet.md §4), see module doc.
+    """Half-overlapping windows of W rows over the stream (docs/methods/adnet.md §4), see module doc.
 
-    ``net`` adapts a model's rows and windows (default :class:`TemporalWindows`; ADOR's z windows:
-    streaming/ador.py), so every windowed kind shares this bookkeeping."""
+    ``run(xs, ms)`` scores cut windows (rows [W, D], masks [W]) -> [len(xs), W]: the method's
+    own window scoring (``ClipPlan.window_scores``), so every windowed kind shares this bookkeeping."""
 
-    def __init__(self, model: Any, mode: str = "causal", net: Any | None = None):
+    def __init__(self, width: int, run: Any, mode: str = "causal"):
         from vadflow.methods import windows
 
         if mode not in WINDOW_MODES:
             raise ValueError(f"window mode must be one of {WINDOW_MODES}, got {mode!r}")
         self.w = windows
-        self.model, self.mode = model, mode
-        self.net = net or TemporalWindows(model)
-        self.width = self.net.width
+        self.mode = mode
+        self.run = run
+        self.width = int(width)
         self.half = self.width // 2
         self.feats: dict[int, np.ndarray] = {}
         self.n = 0  # clips received
@@ -139,7 +125,7 @@ class Windowed:
         ones = np.ones(len(x), np.float32)
         xs = [self.w.cut(x, s - base, width, 0.0) for s in starts]
         ms = [self.w.cut(ones, s - base, width, 0.0) for s in starts]
-        return self.net.run(xs, ms)
+        return self.run(xs, ms)
 
     def _add(self, start: int, row: np.ndarray, n: int) -> None:
         for i in range(start, min(start + (self.width or n), n)):
@@ -154,7 +140,7 @@ class Windowed:
         return out
 
     def push(self, k: int, feature: np.ndarray) -> list[tuple[int, float]]:
-        self.feats[k] = self.net.row(feature)
+        self.feats[k] = feature
         self.n = k + 1
         if not self.width:
             return []  # one window over the whole video: only end of stream can score it
@@ -188,17 +174,58 @@ class Windowed:
         return self._take(self.emitted, n)
 
 
+# ----------------------------------------------------------------------------- clip rows
+class ClipRows:
+    """The rows of a live stream's clips for a :class:`~vadflow.methods.online.ClipPlan`:
+    :meth:`push` (every frame, in order) and :meth:`finish` return ``[(clip index, row)]`` of
+    the clips completed.
+
+    ``maps`` is the online extractor of the method's clip features (None when the plan reads
+    none: then only its clip ``grid`` counts clips). ``objects`` is the model's detector fed
+    every frame; a clip's objects are the ones of its centre frame ``k * stride + clip_len // 2``
+    (detection.base.centre_frames), which arrives before the clip's last frame. A clip that
+    only end of stream completes (``tail: pad``, a video shorter than a clip) has its centre
+    clamped to the last frame, as offline.
+    """
+
+    def __init__(self, row: Any, spec: Any, grid: Any, maps: Any | None = None, objects: OnlineDetector | None = None):
+        self.row, self.spec, self.grid, self.maps, self.objects = row, spec, grid, maps, objects
+        self.centred: dict[int, Any] = {}  # objects of clips whose centre frame has passed
+        self.next = 0  # the clip whose centre frame comes next
+        self.j = -1  # last frame index
+
+    def push(self, frame: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        self.j += 1
+        if self.objects is not None:
+            self.objects.push(frame)  # every frame: background subtraction needs them all in order
+            if self.j == self.next * self.spec.stride + self.spec.clip_len // 2:
+                self.centred[self.next] = self.objects.objects()
+                self.next += 1
+        done = self.maps.push(frame) if self.maps is not None else [(k, None) for k in self.grid.push()]
+        return [(k, self._row(k, f)) for k, f in done]
+
+    def finish(self) -> list[tuple[int, np.ndarray]]:
+        done = self.maps.finish() if self.maps is not None else [(k, None) for k in self.grid.finish()]
+        return [(k, self._row(k, f)) for k, f in done]
+
+    def _row(self, k: int, feature: np.ndarray | None) -> np.ndarray:
+        if self.objects is None:
+            return self.row(feature)
+        # A centre past the end (padded clip) is the last frame, which was the last one pushed.
+        objs = self.centred.pop(k) if k in self.centred else self.objects.objects()
+        return self.row(feature, objs)
+
+
 # ----------------------------------------------------------------------------- scorers
 class ClipScorer:
-    """A clip-feature method on a live stream: online clip extractor -> clip logic -> frame mapper."""
+    """A clip method on a live stream: clip rows -> clip logic (per clip or windows) -> frame mapper."""
 
     columns: tuple[str, ...] = ()
     alarm_column = "score"
 
-    def __init__(self, model: Method, extractor: Any, logic: Any):
-        self.model, self.extractor, self.logic = model, extractor, logic
-        spec = extractor.spec
-        self.mapper = FrameMapper(spec.clip_len, spec.stride, model.cfg.get("mapping", "average"))
+    def __init__(self, model: Method, rows: ClipRows, logic: Any, mapping: str = "average"):
+        self.model, self.rows, self.logic = model, rows, logic
+        self.mapper = FrameMapper(rows.spec.clip_len, rows.spec.stride, mapping)
         self.n = 0
 
     def _emit(self, clips: list[tuple[int, float]]) -> list[Emission]:
@@ -212,14 +239,14 @@ class ClipScorer:
     def push(self, j: int, frame: np.ndarray) -> list[Emission]:
         self.n = j + 1
         out = []
-        for k, feat in self.extractor.push(frame):
-            out += self._emit(self.logic.push(k, feat))
+        for k, row in self.rows.push(frame):
+            out += self._emit(self.logic.push(k, row))
         return out
 
     def finish(self) -> list[Emission]:
         out = []
-        for k, feat in self.extractor.finish():
-            out += self._emit(self.logic.push(k, feat))
+        for k, row in self.rows.finish():
+            out += self._emit(self.logic.push(k, row))
         out += self._emit(self.logic.finish())
         tail = self.mapper.finish(self.n)
         if tail is not None and len(tail.scores):
@@ -227,37 +254,37 @@ class ClipScorer:
         return out
 
 
-class RealtimeScorer:
-    """The real-time method: per-frame sigma (held) and the SAS, emitted on every frame's arrival."""
+class FrameScorer:
+    """A :class:`~vadflow.methods.online.FramePlan` on a live stream: per-frame sigma (held) and
+    the SAS, emitted on every frame's arrival. ``streams`` are the online per-sampled-frame
+    extractors of the method's features, the first one's test grid deciding the scored frames."""
 
     columns = ("sas",)
     alarm_column = "sas"
 
-    def __init__(self, model: Any, rgb: Any, flow: Any | None, bag: OnlineBag | None = None):
+    def __init__(self, model: Any, plan: FramePlan, streams: list[Any], bag: OnlineBag | None = None):
         from vadflow.sas import SAS
 
-        if model.cfg.get("detections") and bag is None:
-            raise MethodError(f"realtime {model.cfg.get('name')!r} reads a bag of objects (detections {model.cfg['detections']!r}), "
-                              "but its model.pt records no detector")
-        self.model, self.rgb, self.flow, self.bag = model, rgb, flow, bag
-        self.stride = int(model.cfg["test_stride"])
-        self.sas = SAS.from_cfg(model.cfg.get("sas"))
+        if plan.bag_conf is not None and bag is None:
+            raise MethodError(f"{model.kind} {model.cfg.get('name')!r} reads a bag of objects, but its model.pt records no detector")
+        self.model, self.plan, self.streams, self.bag = model, plan, list(streams), bag
+        self.stride = int(plan.stride)
+        self.sas = SAS.from_cfg(plan.sas)
         self.every = max(1, int(self.sas.every))
         self.sigma = math.nan
 
     def push(self, j: int, frame: np.ndarray) -> list[Emission]:
-        flow_img = self.flow.image(j, frame) if self.flow is not None else None
+        first, *others = self.streams
+        images = [s.image(j, frame) for s in others]  # every frame: a flow image needs its predecessor
         boo = self.bag.push(frame, j % self.stride == 0) if self.bag is not None else None
         if j % self.stride == 0:
-            if not self.rgb.sampled(j):
-                raise MethodError(f"realtime: frame {j} is scored (test_stride {self.stride}) but not on the rgb extractor's test grid")
-            parts = [self.rgb.push(j, frame)]
-            if self.flow is not None:
-                parts.append(self.flow.features(flow_img[None])[0])
+            if not first.sampled(j):
+                raise MethodError(f"{self.model.kind}: frame {j} is scored (stride {self.stride}) but not on the "
+                                  f"{first.cfg.get('name')!r} extractor's test grid")
+            parts = [first.push(j, frame)] + [s.features(img[None])[0] for s, img in zip(others, images)]
             if boo is not None:
                 parts.append(boo)
-            x = self.model.assemble(*parts)
-            self.sigma = float(self.model.sigma(x[None])[0])
+            self.sigma = float(self.plan.score(parts))
         s = self.sas.update(self.sigma) if j % self.every == 0 else self.sas.value
         return [Emission(j, np.array([self.sigma]), {"sas": np.array([s])})]
 

@@ -26,103 +26,86 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from vadflow.streaming.scorers import WINDOW_MODES, ClipScorer, Emission, PerClip, RealtimeScorer, Windowed
+from vadflow.streaming.scorers import WINDOW_MODES, Emission
 from vadflow.streaming.source import FrameSource, SourceError
 
 log = logging.getLogger(__name__)
-
-CLIP_KINDS = ("adnet", "edtcn", "ador", "mlp", "mil", "lof")
 
 
 # ----------------------------------------------------------------------------- model -> scorer
 def load_model(path: str | Path, origin: dict[str, Any] | None = None):
     """The trained method and the origin of its inputs (from model.pt, else ``origin``)."""
-    import torch
-
-    from vadflow.methods import get_method
+    from vadflow.methods import load_method
     from vadflow.methods.base import MethodError
 
-    path = Path(path)
-    if not path.is_file():
-        raise MethodError(f"model file {path} does not exist (train it first: snakemake {path})")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    if "folds" in blob:
-        raise MethodError(f"{path}: a train_split: test_folds model is {len(blob['folds'])} cross-fitted models, one per fold of "
-                          "test videos; there is no single model to watch a new stream with")
-    model = get_method(blob["kind"]).load(path)
-    prov = blob.get("origin") or origin
+    model = load_method(path)
+    prov = model.origin or origin
     if not prov:
         raise MethodError(f"{path} does not record the extractors of its features (trained before vadflow watch existed); "
                           "pass --config with the config it was trained with, or retrain it")
     return model, prov
 
 
-def _scores_attrs(model_path: Path, scores: str | Path | None) -> dict[str, Any]:
-    import h5py
+def _detector(model: Any, prov: dict[str, Any], spec: Any | None, device: str | None) -> dict[str, Any]:
+    """The config of the detector behind the model's objects, checked to run live on the same clips."""
+    from vadflow.methods.base import MethodError
 
-    path = Path(scores) if scores else model_path.parent / "scores.h5"
-    if not path.is_file():
-        return {}
-    with h5py.File(path, "r") as f:
-        return dict(f.attrs)
+    det = prov.get("detections")
+    if not det:
+        raise MethodError(f"{model.kind} {model.cfg.get('name')!r} reads objects, but its model.pt records no detector")
+    cfg = json.loads(det["config"])
+    if device:
+        cfg["device"] = device
+    if spec is not None and (int(cfg.get("clip_len", spec.clip_len)), int(cfg.get("stride", spec.stride))) != (spec.clip_len, spec.stride):
+        raise MethodError(f"{model.kind}: detector {cfg.get('name')!r} was run on clips of {cfg.get('clip_len')}/{cfg.get('stride')} "
+                          f"frames, the features on {spec.clip_len}/{spec.stride}")
+    return cfg
 
 
 def build_scorer(model_path: str | Path, origin: dict[str, Any] | None = None, windows: str = "causal",
                  scores: str | Path | None = None, device: str | None = None):
-    """The online scorer of a model.pt (see :mod:`vadflow.streaming.scorers`)."""
-    import torch
+    """The online scorer of a model.pt: the method's online plan (:mod:`vadflow.methods.online`)
+    run on extractors rebuilt from what the model records (see :mod:`vadflow.streaming.scorers`).
 
-    from vadflow.features.online import OnlineClips, OnlineFrames
+    ``scores`` is accepted for older command lines and ignored: every model now carries the
+    constants its scores need."""
+    from vadflow.features.online import ClipGrid, OnlineClips, OnlineFrames
     from vadflow.methods.base import MethodError
+    from vadflow.methods.online import ClipPlan, FramePlan
+    from vadflow.streaming.objects import OnlineBag, OnlineDetector
+    from vadflow.streaming.scorers import ClipRows, ClipScorer, FrameScorer, PerClip, Windowed
+    from vadflow.video.geometry import ClipSpec
 
     model, prov = load_model(model_path, origin)
-    kind = model.kind
+    plan = model.online()
+    del scores
     feats = prov["features"]
-    main = json.loads(feats[0]["config"]) if "config" in feats[0] else {}
-    if kind == "realtime":
-        rgb = OnlineFrames(main, feats[0].get("weights"), device)
-        flow = OnlineFrames(json.loads(feats[1]["config"]), feats[1].get("weights"), device) if model.cfg.get("flow_features") else None
+    if isinstance(plan, FramePlan):
+        streams = [OnlineFrames(json.loads(f["config"]), f.get("weights"), device) for f in feats]
         bag = None
-        if model.cfg.get("detections") and prov.get("detections"):
-            from vadflow.streaming.objects import OnlineBag
-
+        if plan.bag_conf is not None and prov.get("detections"):
             d = prov["detections"]
-            bag = OnlineBag(json.loads(d["config"]), json.loads(d.get("class_names", "[]")), model.cfg["bag_conf"])
-        return RealtimeScorer(model, rgb, flow, bag)
-    if kind not in CLIP_KINDS:
-        raise MethodError(f"vadflow watch does not support kind {kind!r} (supported: realtime, {', '.join(CLIP_KINDS)})")
+            bag = OnlineBag(_detector(model, prov, None, device), json.loads(d.get("class_names", "[]")), plan.bag_conf)
+        return FrameScorer(model, plan, streams, bag)
+    if not isinstance(plan, ClipPlan):
+        raise MethodError(f"{model.kind}: online() returned {type(plan).__name__}, not a ClipPlan or FramePlan")
+    main = json.loads(feats[0]["config"]) if "config" in feats[0] else {}
     if not main:
         raise MethodError(f"{model_path}: its features {feats[0].get('extractor')!r} were not extracted from videos "
                           f"(source {feats[0].get('source', '?')}); only extracting extractors can run online")
-    if kind == "ador":
-        from vadflow.streaming.ador import ador_scorer
-
-        return ador_scorer(model, prov, windows, device)
-    ext = OnlineClips(main, feats[0].get("weights"), device)
-    if kind in ("adnet", "edtcn"):
-        logic: Any = Windowed(model, windows)
-    elif kind == "mlp":
-        def mlp(x: np.ndarray) -> np.ndarray:
-            xt = torch.from_numpy(np.ascontiguousarray(model.scaler(x).astype(np.float32).T[None]))
-            model.net.eval()
-            with torch.inference_mode():
-                return model.net(xt, torch.ones(1, len(x)))[-1][0].numpy()
-
-        logic = PerClip(mlp)
-    elif kind == "mil":
-        from vadflow.methods import segments32 as seg
-
-        # One clip is a bag of 32 copies of itself under either segment rule.
-        logic = PerClip(lambda x: model._segment_scores(seg.make_bag(model.scaler(x), model.cfg["segments"]))[:1])
-    else:  # lof
-        attrs = _scores_attrs(Path(model_path), scores)
-        if model.cfg.get("normalize") == "minmax" and "minmax_lo" not in attrs:
-            log.warning("lof: no min-max constants found (scores.h5 attrs minmax_lo/hi); scores are raw LOF values, not on [0, 1]")
-        lo, hi = float(attrs.get("minmax_lo", 0.0)), float(attrs.get("minmax_hi", 1.0))
-        span = hi - lo if hi > lo else 1.0
-        norm = model.cfg.get("normalize") == "minmax" and "minmax_lo" in attrs
-        logic = PerClip(lambda x: (model.snippet_scores(x) - lo) / span if norm else model.snippet_scores(x))
-    return ClipScorer(model, ext, logic)
+    spec = ClipSpec.from_cfg(main)
+    objects = None
+    if plan.objects:  # before the extractor is built: a detector that cannot run live fails at once
+        objects = OnlineDetector(_detector(model, prov, spec, device))
+        # As for the extractors: the RoI backbone's weights must be the ones the training objects were pooled with.
+        recorded = prov["detections"].get("weights")
+        if recorded and objects.det.weights_sha256 != recorded:
+            raise MethodError(f"{model.kind}: detector {objects.det.cfg.get('name')!r} now has weights {objects.det.weights_sha256!r}, "
+                              f"the model's training objects were detected with {recorded!r}")
+    maps = OnlineClips(main, feats[0].get("weights"), device) if plan.maps else None
+    rows = ClipRows(plan.row, maps.spec if maps is not None else spec, maps.grid if maps is not None else ClipGrid(spec), maps, objects)
+    logic = PerClip(plan.clip_scores) if plan.clip_scores is not None else Windowed(plan.window, plan.window_scores, windows)
+    return ClipScorer(model, rows, logic, plan.mapping)
 
 
 # ----------------------------------------------------------------------------- output

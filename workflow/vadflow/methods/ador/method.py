@@ -17,8 +17,9 @@ import torch
 from torch import nn
 
 from vadflow.methods import windows
-from vadflow.methods.ador_net import ENCODERS, ClipEncoder
-from vadflow.methods.base import MethodError, VideoData
+from vadflow.methods.ador.net import ENCODERS, ClipEncoder
+from vadflow.methods.base import Inputs, MethodError, VideoData
+from vadflow.methods.online import ClipPlan
 from vadflow.methods.losses import stage_sum_bce
 from vadflow.methods.scaler import FeatureScaler
 from vadflow.methods.tcn import MultiStageTCN, layers_for_window
@@ -140,6 +141,30 @@ class ADOR(TemporalMethod):
     }
     #: clips read from disk at once while computing standardisation statistics.
     STAT_CHUNK = 256
+    detections_key = "detections"
+
+    @classmethod
+    def reads(cls, cfg: dict[str, Any]) -> Inputs:
+        """``encoder: action`` (the action stream alone) reads no objects."""
+        base = super().reads(cfg)
+        if {**cls.defaults, **cfg}["encoder"] == "action":
+            return Inputs(features=base.features)
+        return base
+
+    @classmethod
+    def check_inputs(cls, cfg: dict[str, Any], inputs: dict[str, dict[str, Any]]) -> list[str]:
+        """The object encoder needs a detector, one that pools object features."""
+        encoder = {**cls.defaults, **cfg}["encoder"]
+        where = f"methods.{cfg.get('name')}.detections"
+        if encoder == "action":
+            return []
+        det = inputs.get("detections")
+        if det is None:
+            return [f"{where}: encoder {encoder} needs objects; name a key of `detectors:` or set encoder: action"]
+        if (det.get("roi") or {}).get("features") is False:
+            return [f"{where} = {det['name']!r}: detectors.{det['name']}.roi.features is false (no object features), which "
+                    "ADOR's object encoder needs"]
+        return []
 
     def __init__(self, cfg: dict[str, Any]) -> None:
         super().__init__(cfg)
@@ -283,6 +308,18 @@ class ADOR(TemporalMethod):
         last = self.window_scores(windows.split(z, width), windows.split(np.ones(n, np.float32), width))
         clip_scores = windows.merge(last, n, width)
         return clip_to_frames(clip_scores, video.n_frames, video.clip_len, video.stride, self.cfg.get("mapping", "average"))
+
+    def online(self) -> ClipPlan:
+        """Each clip encoded to z as it completes (its action map and/or its centre frame's
+        objects), then windows of ``test_window`` over z as :meth:`score` runs them."""
+        if self.net is None:
+            raise MethodError("ador: online() called before fit() or load()")
+
+        def row(maps: np.ndarray | None, objects: ObjectSets | None = None) -> np.ndarray:
+            return self.encode_rows(self.clip_rows(None if maps is None else maps[None], objects))[0]
+
+        return ClipPlan(row=row, window=self.test_width(), window_scores=lambda xs, ms: self.window_scores(np.stack(xs), np.stack(ms)),
+                        maps=self.use_action, objects=self.use_objects, mapping=self.cfg.get("mapping", "average"))
 
     # -- state ------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:

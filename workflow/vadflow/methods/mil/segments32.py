@@ -1,6 +1,6 @@
 """32-segment bags from clip features and the segment -> frame mapping (specs/mil.md §2, §6).
 
-Pure numpy; used by :mod:`vadflow.methods.mil` for training bags and for scoring.
+Pure numpy; used by :mod:`vadflow.methods.mil.method` for training bags and for scoring.
 """
 from __future__ import annotations
 

@@ -3,11 +3,11 @@
 One-class and unsupervised, on pixels: the method reads a frame cache (``methods.<m>.frames``
 names a ``frames:`` entry), never clip features.
 
-1. BCAE1 (:mod:`vadflow.methods.cae`) is trained with MSE on the frames of the normal
+1. BCAE1 (:mod:`vadflow.methods.svdd_cae.cae`) is trained with MSE on the frames of the normal
    training videos; 10 % of those videos (by video, seeded) are the validation set driving
    ReduceLROnPlateau and early stopping (the best-validation weights are kept).
 2. A copy has its encoder fine-tuned with the Deep-SVDD loss around c, the clamped mean
-   embedding of the training frames (:mod:`vadflow.methods.svdd`); the decoder is frozen.
+   embedding of the training frames (:mod:`vadflow.methods.svdd_cae.svdd`); the decoder is frozen.
 3. Every test frame is scored by its reconstruction error e(t) (``error_metric``);
    d(t) = ||z - c||^2 and d(t) - R^2 are logged alongside.
 
@@ -18,7 +18,7 @@ Frame scores, in the scores file (evaluated by the common evaluate job):
   score of 0.5 means "as bad as the 99th-percentile normal validation frame" and the fixed
   thresholds of the evaluation mean something; AUC, AP and EER are those of raw e(t).
 * ``agg`` (protocol A, the thesis's): per-video regularity, Savitzky-Golay, 1 - s~(t)
-  (:mod:`vadflow.methods.regularity`). Transductive: every video is min-max scaled on itself.
+  (:mod:`vadflow.methods.svdd_cae.regularity`). Transductive: every video is min-max scaled on itself.
 * ``bcae1_global``, ``bcae1_agg``: the same from the BCAE1 before fine-tuning, on the same
   frames (``compare_bcae1``), so one run reports BCAE1 against +SVDD.
 
@@ -36,9 +36,9 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from vadflow.device import resolve_device
-from vadflow.methods import cae, svdd
+from vadflow.methods.svdd_cae import cae, svdd
 from vadflow.methods.base import Method, MethodError, VideoData
-from vadflow.methods.regularity import METRICS, agg_scores, anomaly_value, frame_errors, hold
+from vadflow.methods.svdd_cae.regularity import METRICS, agg_scores, anomaly_value, frame_errors, hold
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,9 @@ class SVDDCAE(Method):
     kind = "svdd_cae"
     layouts = ("frames",)
     supervision = "video"  # only the normal/anomalous video flag picks the training videos
+    feature_keys = ()  # pixels from a frame cache, not clip features
+    frames_key = "frames"
+    test_folds = False  # one-class: it trains on the normal training videos only
     main_set = "global"
     defaults: ClassVar[dict[str, Any]] = {
         "frames": "cae",

@@ -12,9 +12,11 @@ Two evaluation protocols (``protocol`` key, §5):
   its own rule and CSV (``{method}_thesis_auc.csv``); train/score still run the standard protocol.
 
 Score: LOF_k(P) = -``score_samples(P)`` (higher = more anomalous, ~1 for inliers). With
-``normalize: minmax`` (default) the score job then maps the LOF values of the whole test set
-linearly to [0, 1] (:meth:`LOF.finalize_scores`); the ranking, hence AUC, is unchanged, and the
-F1/alarm thresholds of the evaluation get scores on the common [0, 1] scale.
+``normalize: minmax`` (default) the LOF values of the whole test set are mapped linearly to
+[0, 1]: the ranking, hence AUC, is unchanged, and the F1/alarm thresholds of the evaluation get
+scores on the common [0, 1] scale. This step is transductive (it reads the test videos'
+features, never their labels): the train job runs it once (:meth:`LOF.calibrate`) and the two
+constants travel in model.pt, so the score job and ``vadflow watch`` apply the same map.
 """
 from __future__ import annotations
 
@@ -24,9 +26,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from vadflow.methods.base import Method, MethodError, VideoData
+from vadflow.methods.base import Inputs, Method, MethodError, VideoData
 from vadflow.data.annotations import clip_anomalous_frames
-from vadflow.methods.heads import BUILTIN_HEADS, ProjectionHead, make_head
+from vadflow.methods.lof.heads import BUILTIN_HEADS, ProjectionHead, make_head
+from vadflow.methods.online import ClipPlan
 from vadflow.methods.scaler import FeatureScaler
 from vadflow.methods.mapping import clip_to_frames
 
@@ -62,6 +65,9 @@ class LOF(Method):
     kind = "lof"
     layouts = ("clips",)
     supervision = "video"  # only the normal/anomalous video label picks the fitting videos
+    head_key = "head"
+    builtin_heads = BUILTIN_HEADS
+    test_folds = False  # one-class: it fits on the normal training videos only
     defaults: ClassVar[dict[str, Any]] = {
         "features": "r2plus1d_50",
         "head": "random",
@@ -89,6 +95,35 @@ class LOF(Method):
         self.scaler = FeatureScaler()  # standardize_features: z-scoring before the head
         self.fit_x: np.ndarray | None = None
         self._lof = None
+        #: ``normalize: minmax``: the test set's (lowest, highest) LOF value (:meth:`calibrate`).
+        self.minmax: tuple[float, float] | None = None
+
+    # -- what the kind declares ---------------------------------------------------------------
+    @classmethod
+    def reads(cls, cfg: dict[str, Any]) -> Inputs:
+        base = super().reads(cfg)
+        return Inputs(features=base.features, head=base.head, test_at_train={**cls.defaults, **cfg}["normalize"] == "minmax")
+
+    @classmethod
+    def outputs(cls, cfg: dict[str, Any]) -> tuple[str, ...]:
+        """``protocol: thesis`` adds the thesis protocol's table (docs/methods/lof.md §5.1)."""
+        return ("thesis",) if {**cls.defaults, **cfg}["protocol"] == "thesis" else ()
+
+    @classmethod
+    def check_inputs(cls, cfg: dict[str, Any], inputs: dict[str, dict[str, Any]]) -> list[str]:
+        """A trained head is trained on the method's own extractor, and z-scores its raw input itself."""
+        head = inputs.get("head")
+        if head is None:
+            return []
+        name = cfg.get("name")
+        out = []
+        if cfg.get("standardize_features"):
+            out.append(f"methods.{name}.standardize_features: head {cfg.get('head')!r} is a trained head, which z-scores its "
+                       "raw input features itself; standardize_features is for the built-in heads random and none")
+        if head.get("features") != cfg.get("features"):
+            out.append(f"methods.{name} reads features {cfg.get('features')!r} but its head heads.{cfg.get('head')} is trained on "
+                       f"{head.get('features')!r}; set both `features` keys (and their dataset overrides) to the same extractor")
+        return out
 
     # -- head ---------------------------------------------------------------------------
     def set_head(self, head: ProjectionHead) -> None:
@@ -141,25 +176,44 @@ class LOF(Method):
             raise MethodError("lof: score before fit")
         return lof_values(self._lof, self.embed(feats))
 
-    def score(self, video: VideoData) -> np.ndarray:
+    def _raw_frames(self, video: VideoData) -> np.ndarray:
         s = self.snippet_scores(video.features)
         return clip_to_frames(s, video.n_frames, video.clip_len, video.stride, self.cfg["mapping"])
 
-    def finalize_scores(self, scores: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """``normalize: minmax``: one linear map of all test scores to [0, 1] (per dataset)."""
-        if self.cfg["normalize"] == "none" or not scores:
-            return scores
-        allv = np.concatenate([np.asarray(s, dtype=np.float64) for s in scores.values()])
-        lo, hi = float(allv.min()), float(allv.max())
-        self.minmax = (lo, hi)  # kept in scores.h5 attrs, so `vadflow watch` applies the same map
-        span = hi - lo if hi > lo else 1.0
-        log.info("lof: min-max normalising test LOF values [%.4f, %.4f] to [0, 1]", lo, hi)
-        return {k: (np.asarray(s, dtype=np.float64) - lo) / span for k, s in scores.items()}
+    def calibrate(self, test: list[VideoData]) -> None:
+        """``normalize: minmax``: the lowest and highest LOF frame value over the test videos,
+        the one linear map of all test scores to [0, 1] (per dataset)."""
+        if self.cfg["normalize"] == "none" or not test:
+            return
+        allv = np.concatenate([np.asarray(self._raw_frames(v), dtype=np.float64) for v in test])
+        self.minmax = (float(allv.min()), float(allv.max()))
+        log.info("lof: min-max normalising test LOF values [%.4f, %.4f] to [0, 1]", *self.minmax)
 
-    def normalisation_attrs(self) -> dict[str, float]:
-        """The test-set min-max constants of ``normalize: minmax`` (after finalize_scores)."""
-        mm = getattr(self, "minmax", None)
-        return {} if mm is None else {"minmax_lo": mm[0], "minmax_hi": mm[1]}
+    def _normalise(self, values: np.ndarray) -> np.ndarray:
+        if self.cfg["normalize"] == "none":
+            return values
+        if self.minmax is None:
+            raise MethodError(f"lof {self.cfg.get('name')!r}: normalize: minmax needs the test-set constants that the train job "
+                              "computes (calibrate); this model.pt has none: rerun its train job")
+        lo, hi = self.minmax
+        span = hi - lo if hi > lo else 1.0
+        return (np.asarray(values, dtype=np.float64) - lo) / span
+
+    def score(self, video: VideoData) -> np.ndarray:
+        return self._normalise(self._raw_frames(video))
+
+    def score_attrs(self) -> dict[str, float]:
+        """The min-max constants (provenance of the scores; the model carries them too)."""
+        return {} if self.minmax is None else {"minmax_lo": self.minmax[0], "minmax_hi": self.minmax[1]}
+
+    def online(self) -> ClipPlan:
+        """Every snippet on its own, through the model's own min-max constants: equal to the offline scores."""
+        return ClipPlan(row=lambda feature, objects=None: feature, clip_scores=lambda x: self._normalise(self.snippet_scores(x)),
+                        mapping=self.cfg["mapping"])
+
+    def protocol_table(self, test: list[VideoData], head: ProjectionHead | None = None):
+        """The thesis protocol's table (§5.1) on the test videos (``head``: a trained head)."""
+        return run_thesis(self.cfg, test, head)
 
     def state(self) -> dict[str, Any]:
         if self._lof is None or self.head is None:
@@ -168,6 +222,8 @@ class LOF(Method):
         if self.mu is not None:
             out.update(mu=torch.from_numpy(self.mu), sd=torch.from_numpy(self.sd))
         out.update({f"features_{k}": v for k, v in self.scaler.state().items()})
+        if self.minmax is not None:
+            out["minmax"] = [float(v) for v in self.minmax]
         return out
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -180,6 +236,7 @@ class LOF(Method):
         self.scaler.load_state({k.removeprefix("features_"): v for k, v in state.items() if k.startswith("features_")})
         self.fit_x = state["fit_x"].numpy()
         self._lof = fit_lof(self.fit_x, int(self.cfg["n_neighbors"]))
+        self.minmax = tuple(float(v) for v in state["minmax"]) if "minmax" in state else None
 
 
 # ----------------------------------------------------------------------------- thesis protocol

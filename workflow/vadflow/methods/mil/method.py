@@ -1,6 +1,6 @@
 """MIL ranking (Sultani et al. 2018), weakly supervised on video labels (specs/mil.md §1-§6).
 
-Each video is a bag of 32 segments (:mod:`vadflow.methods.segments32`); a 3-layer MLP scores
+Each video is a bag of 32 segments (:mod:`vadflow.methods.mil.segments32`); a 3-layer MLP scores
 each segment; the ranking loss (:func:`mil_loss`, exactly the original ``custom_objective``)
 pushes the top segment of anomalous bags above the top segment of normal bags. ``fit`` reads
 only the video labels (``VideoData.anomalous``), never ``frame_labels``.
@@ -15,9 +15,10 @@ import torch
 from torch import nn
 
 from vadflow.device import resolve_device
-from vadflow.methods import segments32 as seg
+from vadflow.methods.mil import segments32 as seg
 from vadflow.methods.base import MethodError, VideoData
 from vadflow.methods.neural import NeuralMethod
+from vadflow.methods.online import ClipPlan
 from vadflow.methods.scaler import FeatureScaler
 
 log = logging.getLogger(__name__)
@@ -255,3 +256,13 @@ class MIL(NeuralMethod):
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
         self.skipped_train = dict(state.get("skipped_train", {}))
+
+    def online(self) -> ClipPlan:
+        """Offline, a video's 32 segments span the whole video, which a stream cannot know:
+        online each clip is a bag of one clip (the same segment rule applied to it), and the
+        difference to ``scores.h5`` is measured and documented (config/README.md), not hidden."""
+        if self.net is None:
+            raise MethodError("mil: online() called before fit() or load()")
+        return ClipPlan(row=lambda feature, objects=None: feature,
+                        clip_scores=lambda x: self._segment_scores(seg.make_bag(self.scaler(x), self.cfg["segments"]))[:1],
+                        mapping=self.cfg.get("mapping", "average"))

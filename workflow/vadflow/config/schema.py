@@ -27,7 +27,7 @@ from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
 #: the schema that ships with the workflow (workflow/schemas/), next to this package.
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
 #: keywords whose error says "these keys were not accepted".
 _LEFTOVER = ("unevaluatedProperties", "additionalProperties")

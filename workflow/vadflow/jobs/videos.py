@@ -1,4 +1,4 @@
-"""Assemble :class:`VideoData` for a split from the manifest, the labels and a feature store."""
+"""Assemble :class:`~vadflow.methods.base.VideoData` for a split from the manifest, the labels and the stores."""
 from __future__ import annotations
 
 import contextlib
@@ -125,3 +125,17 @@ def _frame_videos(rows, lab: dict, path: str | Path, split: str, layouts: tuple[
     if not out:
         raise FeatureStoreError(f"{path}: no {split} video has frames; check the frames job's log")
     return out
+
+
+def method_videos(cls: type, cfg: dict, manifest: str | Path, labels: str | Path, features: list[str | Path],
+                  detections: str | Path | None, split: str) -> list[VideoData]:
+    """The videos of ``split`` as method kind ``cls`` reads them: its main features (or frame
+    cache) first in ``features``, the further streams after it, its detections."""
+    return load_videos(manifest, labels, features[0], split=split, layouts=cls.layouts, method=cfg.get("name", ""),
+                       kind=cfg["kind"], detections=detections, lazy=cls.lazy_features, extra_features=list(features[1:]))
+
+
+def has_split(manifest: str | Path, split: str) -> bool:
+    """Whether the manifest lists an ``ok`` video of ``split``."""
+    table = read_manifest(manifest)
+    return bool(((table["split"] == split) & (table["status"] == "ok")).any())

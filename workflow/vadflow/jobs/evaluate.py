@@ -1,0 +1,63 @@
+"""Evaluation jobs: one method's metrics from its scores.h5 against labels.h5, and the summary
+over methods (summary.csv, report.html). They read files only: no method is imported, so
+every method is judged by the same code."""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Sequence
+
+log = logging.getLogger("vadflow")
+
+
+def evaluate(cfg: dict[str, Any], method: str, manifest: str, labels: str, scores: str, auc: str, f1: str, per_video: str,
+             per_class: str, details: str, timelines: str) -> None:
+    import pandas as pd
+
+    from vadflow.data.manifest import read_labels, read_manifest
+    from vadflow.evaluation.plots import plot_timelines
+    from vadflow.evaluation.tables import evaluate as tables_of, left_out
+    from vadflow.io import atomic_path
+    from vadflow.stores.scores import read_score_attrs, read_score_sets, read_scores, read_skipped
+
+    table = read_manifest(manifest)
+    frame_scores = read_scores(scores)
+    skipped = read_skipped(scores)
+    attrs = read_score_attrs(scores)
+    test = table[(table["split"] == "test") & table["id"].isin(list(frame_scores))]
+    unscored = left_out(table, list(frame_scores), json.loads(attrs.pop("left_out", "{}")))
+    if len(unscored):
+        log.warning("%d test videos have no scores (status %s) and are left out of the metrics",
+                    len(unscored), unscored["status"].value_counts().to_dict())
+    videos = test[["id", "cls", "anomalous", "fps"]].reset_index(drop=True)
+    gt = read_labels(labels, list(videos["id"]))
+    tables = tables_of(gt, frame_scores, videos, cfg, skipped=skipped["test"], skipped_train=skipped["train"])
+    # One auc row per score set: the headline (what `score` returned), then a method's other
+    # protocols (e.g. svdd_cae's per-video "agg"), each judged by the same code.
+    tables["auc"] = tables["auc"].assign(score_set=attrs.pop("main_set", "main"), headline=True)
+    extra = [tables_of(gt, sc, videos, cfg, skipped=skipped["test"], skipped_train=skipped["train"])["auc"]
+             .assign(score_set=name, headline=False) for name, sc in read_score_sets(scores).items()]
+    tables["auc"] = pd.concat([tables["auc"], *extra], ignore_index=True)
+    for key, path in (("auc", auc), ("f1", f1), ("per_video", per_video), ("per_class", per_class)):
+        df = tables[key]
+        df.insert(0, "method", method)
+        with atomic_path(path) as tmp:
+            df.to_csv(tmp, index=False, float_format="%.6g")
+    doc = {"method": method, "n_evaluated": len(videos), "left_out": unscored.to_dict("records"),
+           "provenance": attrs, **tables["curves"]}
+    with atomic_path(details) as tmp:
+        tmp.write_text(json.dumps(doc, indent=1))
+    plot_timelines(gt, frame_scores, videos, timelines, n=int(cfg.get("plot_videos", 6)),
+                   threshold=float(cfg.get("threshold", 0.5)), title=method)
+    log.info("%s: %s", method, tables["auc"].iloc[0].to_dict())
+
+
+def summary(dataset: str, auc: Sequence[str], f1: Sequence[str], out_csv: str, out_html: str, per_class: Sequence[str] = (),
+            details: Sequence[str] = (), images: Sequence[str] = (), thesis: Sequence[str] = (),
+            video_level: Sequence[str] = (), resources: Sequence[str] = ()) -> None:
+    from vadflow.evaluation.report import skipped_notes, write_report
+
+    for note in skipped_notes(auc):
+        log.warning("%s", note)
+    write_report(auc, f1, out_csv, out_html, images=images, dataset=dataset, thesis_csvs=thesis, per_class_csvs=per_class,
+                 details=details, video_level=video_level, resources=resources)

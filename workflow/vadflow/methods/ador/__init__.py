@@ -1,0 +1,1 @@
+"""The ador kind: see method.py and docs/methods/ador.md."""

@@ -1,0 +1,1 @@
+"""The lof kind: see method.py and docs/methods/lof.md."""

@@ -1,0 +1,1 @@
+"""The mil kind: see method.py and docs/methods/mil.md."""

@@ -1,0 +1,1 @@
+"""The svdd_cae kind: see method.py and docs/methods/svdd_cae.md."""

@@ -10,7 +10,8 @@ can keep on training videos, every frame of test videos). ``input`` picks what t
   (:func:`vadflow.video.flow.flow_image`), then resized; frame 0, without a predecessor, is black.
 
 The output is one ``[n_sampled, D]`` dataset per video (layout ``sampled_frames``, attr ``frame_steps``),
-written through the same per-video cache, shard receipts and merge as clip extraction. Stage 1
+written by the same shard runner, per-video cache, receipts and merge as clip extraction
+(:mod:`vadflow.features.shards`). Stage 1
 of the real-time method trains on these cached GAP features, which is exact because its
 backbones are frozen and nothing is augmented (spec §6).
 """
@@ -19,20 +20,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
-from vadflow.io import as_json, extractor_hash
-from vadflow.device import resolve_device
 from vadflow.features.backbones import get_backbone
-from vadflow.features.cache import VideoCache
-from vadflow.io import video_signature
-from vadflow.features.writer import write_receipt
 from vadflow.video.decoder import DecodeError, VideoInfo, iter_frames_at, transform_frame
 from vadflow.video.geometry import ClipSpec, sampled_frames, split_steps
 
@@ -118,62 +112,45 @@ def iter_video_inputs(path: Path, info: VideoInfo, cfg: dict[str, Any], sampled:
         prev, prev_j = frame, j
 
 
-def extract_sampled_shard(manifest: str | Path, root: str | Path, cfg: dict[str, Any], shard: str, out: str | Path,
-                          cache_dir: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
-    """Per-sampled-frame features of the shard's ``ok`` videos; same cache, receipt and attrs
-    contract as :func:`vadflow.features.extract.extract_shard`.
+class SampledEngine:
+    """Per-sampled-frame features ``[n_sampled, D]`` of each video (layout ``sampled_frames``),
+    run by the shard runner (:func:`vadflow.features.shards.run_shard`). A video's frames run
+    in fixed batches of ``batch_size`` in frame order, so its features do not depend on which
+    other videos are cached: a resumed run is bit-identical."""
 
-    A video's frames run in fixed batches of ``batch_size`` in frame order, so its features do
-    not depend on which other videos are cached: a resumed run is bit-identical.
-    """
-    from vadflow.features.extract import shard_rows
+    layout = LAYOUT
+    unit = "frame"
 
-    cfg = full_config(cfg)
-    FrameInput(cfg)  # validates `input` before any decoding
-    rows = shard_rows(manifest, shard)
-    bb = get_backbone(cfg["backbone"])
-    device = resolve_device(cfg.get("device", "auto"))
-    weights = bb.weights_id(cfg)
-    chash = extractor_hash(cfg)
-    name = cfg.get("name", cfg["backbone"])
-    dtype = cfg.get("dtype", "float32")
-    batch_size = int(cfg.get("batch_size", 8))
-    file_attrs = {"extractor": name, "backbone": cfg["backbone"], "config_hash": chash, "weights": weights,
-                  "config": as_json(cfg), "layout": LAYOUT, "dim": bb.dim, "input": cfg.get("input", "rgb")}
-    cache = VideoCache(cache_dir if cache_dir is not None else Path(out).parent / "videos")
-    cache.remove_stale(set(rows["id"]))
-    failed: dict[str, str] = {}
-    done: dict[str, Path] = {}
-    todo = []
-    for r in rows.itertuples():
-        path = Path(root) / r.path
-        try:
-            key = {"config_hash": chash, "weights": weights, "video_signature": video_signature(path)}
-        except OSError as exc:
-            failed[r.id] = f"{path}: {exc.strerror or exc}"
-            log.warning("video %s skipped: %s", r.id, failed[r.id])
-            continue
-        if cache.valid(r.id, key):
-            done[r.id] = cache.path(r.id)
-        else:
-            steps = steps_for(cfg, r.split)
-            todo.append((r, path, key, steps, sampled_frames(int(r.frames), steps)))
-    n_todo = sum(len(t[4]) for t in todo)
-    log.info("extractor %s (%s on %s frames, weights %s) on %s: shard %s, %d videos: %d cached, %d to compute (%d frames)",
-             name, cfg["backbone"], cfg.get("input", "rgb"), weights, device, shard, len(rows), len(done), len(todo), n_todo)
-    stats: dict[str, Any] = {"videos": len(rows), "cached": len(done), "computed": 0, "failed": 0, "frames": 0}
-    t0 = time.time()
-    model = bb.build(cfg).to(device).eval() if todo else None
-    if model is not None and not hasattr(model, "frame_features"):
-        raise ValueError(f"features.{name}.frame_steps: backbone {cfg['backbone']} is not a 2-D frame backbone (xception, resnet50_2d)")
-    with tqdm(total=n_todo, desc=f"{name} {shard}", unit="frame", disable=not progress) as bar:
-        for r, path, key, steps, sampled in todo:
-            info = VideoInfo(int(r.frames), float(r.fps), int(r.width), int(r.height), "manifest")
+    def __init__(self, cfg: dict[str, Any]):
+        self.cfg = cfg
+        FrameInput(cfg)  # validates `input` before any decoding
+        self.bb = get_backbone(cfg["backbone"])
+
+    def items(self, row: Any) -> int:
+        return len(sampled_frames(int(row.frames), steps_for(self.cfg, row.split)))
+
+    def empty(self, video: Any) -> str:
+        return f"{video.path}: no frame on the grid of frame_steps {self.cfg.get('frame_steps')}"
+
+    def file_attrs(self) -> dict[str, Any]:
+        return {"dim": self.bb.dim, "input": self.cfg.get("input", "rgb")}
+
+    def check_model(self, model: torch.nn.Module) -> None:
+        if not hasattr(model, "frame_features"):
+            raise ValueError(f"features.{self.cfg.get('name')}.frame_steps: backbone {self.cfg['backbone']} is not a 2-D frame "
+                             "backbone (xception, resnet50_2d)")
+
+    def run(self, shard: Any, todo: list, bar: Any) -> None:
+        cfg, bb, device, model = self.cfg, self.bb, shard.device, shard.model
+        batch_size = int(cfg.get("batch_size", 8))
+        for v in todo:
+            steps = steps_for(cfg, v.split)
+            sampled = sampled_frames(v.info.n_frames, steps)
             feats = np.zeros((len(sampled), bb.dim), np.float32)
             got = 0
             batch: list[np.ndarray] = []
             try:
-                for _, image in iter_video_inputs(path, info, cfg, sampled, cfg.get("decoder", "auto")):
+                for _, image in iter_video_inputs(v.path, v.info, cfg, sampled, cfg.get("decoder", "auto")):
                     batch.append(image)
                     if len(batch) == batch_size:
                         feats[got : got + len(batch)] = frame_forward(model, bb, cfg, np.stack(batch), device)
@@ -185,22 +162,11 @@ def extract_sampled_shard(manifest: str | Path, root: str | Path, cfg: dict[str,
                     got += len(batch)
                     bar.update(len(batch))
             except DecodeError as exc:
-                failed[r.id] = str(exc)
-                log.warning("video %s skipped: %s", r.id, exc)
+                shard.fail(v.id, str(exc))
                 continue
             if got != len(sampled):
-                failed[r.id] = f"{path}: decoded {got} of {len(sampled)} sampled frames (the manifest says {r.frames} frames)"
-                log.warning("video %s skipped: %s", r.id, failed[r.id])
+                shard.fail(v.id, f"{v.path}: decoded {got} of {len(sampled)} sampled frames (the manifest says {v.info.n_frames} frames)")
                 continue
-            attrs = {"extractor": name, "backbone": cfg["backbone"], "clip_len": 1, "stride": 1, "tail": "drop",
-                     "fps": info.fps, "n_frames": info.n_frames, "layout": LAYOUT, "frame_steps": json.dumps(steps),
-                     "input": cfg.get("input", "rgb"), **key}
-            done[r.id] = cache.write(r.id, feats, attrs, dtype=dtype)
-            stats["computed"] += 1
-            stats["frames"] += got
-    stats["failed"] = len(failed)
-    stats["seconds"] = round(time.time() - t0, 2)
-    write_receipt(out, shard, file_attrs, done, failed, stats)
-    log.info("shard %s done: %s", shard, stats)
-    return stats
-
+            shard.stats["frames"] += got
+            shard.finish(v, feats, {"clip_len": 1, "stride": 1, "tail": "drop", "frame_steps": json.dumps(steps),
+                                    "input": cfg.get("input", "rgb")})

@@ -5,7 +5,7 @@ d = 512, 8 heads, FFN 2048, N/2 = 3, a 7x7x1024 I3D map, 36 valid objects of 204
 6 TCN stages (L from Formula 10), 2 windows per batch, every clip real (the worst case).
 
 Three numbers per width W:
-- ``formula``: bytes computed from the tensor sizes (specs/ador.md shapes): weights, gradients,
+- ``formula``: bytes computed from the tensor sizes (docs/methods/ador.md shapes): weights, gradients,
   Adam moments, inputs, and every activation autograd keeps for backward, layer by layer
   (:func:`formula_bytes`), plus the largest transient of backward;
 - ``saved``: the bytes autograd actually saved in the step, summed over distinct storages

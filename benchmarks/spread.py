@@ -1,6 +1,6 @@
 """Cost of the Xception-LSTM pretraining cache: ``tail: spread`` against ``tail: pad``.
 
-UCF-101 pretraining needs 16 frames spread over each video (specs/mil.md §8). ``tail: pad``
+UCF-101 pretraining needs 16 frames spread over each video (docs/methods/mil.md §8). ``tail: pad``
 runs Xception on every frame and picks the 16 afterwards; ``tail: spread`` decodes and runs
 Xception on those 16 only. Both give the same 16 frame features (checked here, to float16
 storage precision: the batches differ, so CPU reduction order differs too). Reported: wall

@@ -2,7 +2,7 @@
 
 The per-frame Python walk that the vectorised F1@k must agree with; used by the property
 test and by ``benchmarks/metrics.py`` as the slow baseline. Kept verbatim in logic,
-including its crash on a video without GT segments (bug B1 of specs/metrics.md).
+including its crash on a video without GT segments (bug B1 of docs/metrics.md).
 """
 import numpy as np
 

@@ -1,4 +1,4 @@
-"""ADNet and its Table 4.6 baselines (specs/adnet.md §11)."""
+"""ADNet and its Table 4.6 baselines (docs/methods/adnet.md §11)."""
 import numpy as np
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""ADOR (specs/ador.md §10): relation geometry, box attention, cross-attention wiring, masking of
+"""ADOR (docs/methods/ador.md §10): relation geometry, box attention, cross-attention wiring, masking of
 objects, the BCE stage loss, and a CPU smoke fit of ADOR and its single-encoder ablations."""
 from __future__ import annotations
 

@@ -41,8 +41,8 @@ def test_train_list_counts(fixtures_dir):
     rows = ann.read_split_list(fixtures_dir / "Anomaly_Train.txt")
     assert len(rows) == 1610
     assert Counter(r.split("/")[0] for r in rows) == TRAIN_COUNTS
-    # The public file is not anomalous-first (normals start at line 766, unlike specs/datasets.md
-    # §1.2 says), so labels must come from folder names, never from positions.
+    # The public file is not anomalous-first (normals start at line 766, docs/datasets.md §1.2),
+    # so labels must come from folder names, never from positions.
     assert sum(not r.startswith("Training_Normal") for r in rows) == 810
     assert rows[765].startswith("Training_Normal") and not rows[-1].startswith("Training_Normal")
 

@@ -1,6 +1,6 @@
 """C3D / I3D backbones: registry, shapes, parameter counts, preprocessing, seeded init.
 
-Expected numbers come from specs/backbones.md §2-§3, not from the implementation.
+Expected numbers come from docs/backbones.md §2-§3, not from the implementation.
 """
 from __future__ import annotations
 
@@ -159,7 +159,7 @@ def test_i3d_public_pool_mode():
 
 # ---------------------------------------------------------------- preprocessing presets
 R, G, B = 255.0, 128.0, 0.0
-PRESET_CASES = [  # hand-computed from specs/backbones.md §2-§3
+PRESET_CASES = [  # hand-computed from docs/backbones.md §2-§3
     ("i3d", "default", [R / 127.5 - 1, G / 127.5 - 1, B / 127.5 - 1]),  # 1, 0.00392, -1
     ("c3d", "caffe", [B - 90.25, G - 97.66, R - 101.41]),                # BGR minus mean
     ("c3d", "davidea_demo", [R, G, B]),

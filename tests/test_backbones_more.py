@@ -1,4 +1,4 @@
-"""R3D-18, R(2+1)D-18, R(2+1)D-50, ResNet-50, Xception and the I3D map (specs/backbones.md §3-§9).
+"""R3D-18, R(2+1)D-18, R(2+1)D-50, ResNet-50, Xception and the I3D map (docs/backbones.md §3-§9).
 
 Expected numbers (counts, key shapes, output shapes, preprocessing values) are written out from
 the spec, not taken from the implementation. Checkpoint files are saved in the public layouts:
@@ -90,7 +90,7 @@ def test_parameter_and_key_counts(name, params, keys, keys_no_nbt):
     assert len([k for k in sd if not k.endswith("num_batches_tracked")]) == keys_no_nbt
 
 
-SPEC_KEYS = {  # examples given in specs/backbones.md §4-§6 (with the classifier)
+SPEC_KEYS = {  # examples given in docs/backbones.md §4-§6 (with the classifier)
     "r3d_18": {"stem.0.weight": (64, 3, 3, 7, 7), "layer2.0.downsample.0.weight": (128, 64, 1, 1, 1),
                "layer1.0.conv1.0.weight": (64, 64, 3, 3, 3), "layer4.1.conv2.1.running_var": (512,),
                "fc.weight": (400, 512)},
@@ -113,7 +113,7 @@ SPEC_KEYS = {  # examples given in specs/backbones.md §4-§6 (with the classifi
                  "conv3.pointwise.weight": (1536, 1024, 1, 1), "conv4.pointwise.weight": (2048, 1536, 1, 1),
                  "bn4.weight": (2048,), "last_linear.weight": (1000, 2048)},
 }
-# (2+1)D mids, block 0 / block 1 (spec §4): floor(27 in out / (9 in + 3 out)), block input planes.
+# (2+1)D mids, block 0 / block 1 (docs/backbones.md §4): floor(27 in out / (9 in + 3 out)), block input planes.
 TV_MIDS = {1: (144, 144), 2: (230, 288), 3: (460, 576), 4: (921, 1152)}
 
 
@@ -132,7 +132,7 @@ def test_spec_key_examples(name):
         assert {int(k.split(".")[0][5:]) for k in sd if ".skip." in k} == {1, 2, 3, 12}
 
 
-# ---------------------------------------------------------------- output shapes (spec §9)
+# ---------------------------------------------------------------- output shapes (docs/backbones.md §9)
 SPEC_INPUT = {  # the §1 inputs (frame backbones: 2 frames of the per-frame size); the last map
     "r3d_18": ((1, 3, 16, 112, 112), "layer4", (1, 512, 2, 7, 7)),
     "r2plus1d_18": ((1, 3, 16, 112, 112), "layer4", (1, 512, 2, 7, 7)),
@@ -388,7 +388,7 @@ def test_every_mismatch_is_reported_at_once_xception():
 
 
 @pytest.mark.parametrize("backbone,keys,family", [
-    # kenshohara's R(2+1)D-18 is not torchvision's layout (spec §4)
+    # kenshohara's R(2+1)D-18 is not torchvision's layout (docs/backbones.md §4)
     ("r2plus1d_18", {"conv1_s.weight": (110, 3, 1, 7, 7), "layer1.0.conv1_s.weight": (144, 64, 1, 3, 3)},
      "r2p1d_kenshohara_basic"),
     ("r3d_18", {"stem.0.weight": (45, 3, 1, 7, 7)}, "r2plus1d_18_tv"),

@@ -1,4 +1,4 @@
-"""Checkpoint loading (specs/backbones.md §0, §7) with files in the PUBLIC layouts.
+"""Checkpoint loading (docs/backbones.md §0, §7) with files in the PUBLIC layouts.
 
 The public key names and shapes are written out here from the spec tables, independently of
 the model code, so a renamed module or a wrong rename rule fails these tests.
@@ -16,7 +16,7 @@ from vadflow.features.backbones import get_backbone
 
 torch.set_num_threads(2)
 
-# ---------------------------------------------------------------- public layouts (spec §2, §3)
+# ---------------------------------------------------------------- public layouts (docs/backbones.md §2, §3)
 I3D_MIXED = [  # name, widths [b0, b1 reduce, b1 3x3, b2 reduce, b2 3x3, pool proj]
     ("3b", (64, 96, 128, 16, 32, 32)), ("3c", (128, 128, 192, 32, 96, 64)),
     ("4b", (192, 96, 208, 16, 48, 64)), ("4c", (160, 112, 224, 24, 64, 64)),

@@ -1,4 +1,4 @@
-"""Detection stage (specs/ador.md §3): RoIAlign, the shared post-processing, each backend on a
+"""Detection stage (docs/methods/ador.md §3): RoIAlign, the shared post-processing, each backend on a
 synthetic frame, the detections store, and the config that scopes and aligns it."""
 from __future__ import annotations
 

@@ -114,7 +114,7 @@ def test_accel_separates_jitter_from_steady_motion():
 
 
 def test_flow_image_encodes_direction_as_hue():
-    """specs/realtime.md §2: HSV with H = angle / 2 (OpenCV's 0-180), S = 255, V = min-max magnitude."""
+    """docs/methods/realtime.md §2: HSV with H = angle / 2 (OpenCV's 0-180), S = 255, V = min-max magnitude."""
     big = texture(160, 200, seed=3)
     prev, nxt = big[20:140, 20:180], big[18:138, 20:180]  # content moves 2 px down: 90 degrees
     img = F.flow_image(prev, nxt, size=None)

@@ -1,4 +1,4 @@
-"""LOF (specs/lof.md §8): projection heads, the LOF wrapper, the thesis protocol, SupCon, end to end."""
+"""LOF (docs/methods/lof.md §8): projection heads, the LOF wrapper, the thesis protocol, SupCon, end to end."""
 from __future__ import annotations
 
 import copy

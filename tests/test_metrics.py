@@ -1,4 +1,4 @@
-"""Evaluation metrics: specs/metrics.md §10 worked example, specs/adnet.md §11 tests 8–10,
+"""Evaluation metrics: docs/metrics.md §10 worked example, docs/methods/adnet.md §11 tests 8–10,
 the B1–B6 project behaviours, and a property test against a literal MS-TCN port."""
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def f1_rows(df: pd.DataFrame) -> dict[tuple[str, float], tuple[int, int, int, fl
 
 
 # --------------------------------------------------------------------------------------
-# specs/metrics.md §10 worked example
+# docs/metrics.md §10 worked example
 # --------------------------------------------------------------------------------------
 def _gt(n: int, s: int, e: int) -> np.ndarray:
     g = np.zeros(n, dtype=np.uint8)
@@ -171,7 +171,7 @@ def test_worked_example_per_video_and_per_class(worked):
 
 
 # --------------------------------------------------------------------------------------
-# specs/adnet.md §11 tests 8, 9, 10
+# docs/methods/adnet.md §11 tests 8, 9, 10
 # --------------------------------------------------------------------------------------
 def _f1(g, p, ks=(10, 25, 50, 75), thr=0.5):
     return f1_rows(f1_table([np.asarray(x, np.uint8) for x in g], [np.asarray(x, float) for x in p], thr, ks))
@@ -380,7 +380,7 @@ def test_alarm_threshold_is_inclusive_but_f1_binarisation_strict():
     assert m["false_alarms_per_hour"] == 0.0  # 0.5 is not > 0.5
 
 
-@pytest.mark.parametrize("counts, acc, f1", [  # specs/mil.md Table 2 (TN, FP, FN, TP) -> Table 3 (Acc, F1)
+@pytest.mark.parametrize("counts, acc, f1", [  # docs/methods/mil.md Table 2 (TN, FP, FN, TP) -> Table 3 (Acc, F1)
     ((902433, 125044, 49699, 34632), 0.8428, 0.2838),
     ((783342, 244135, 43699, 40632), 0.7411, 0.2201),
     ((875515, 151962, 44145, 40186), 0.8236, 0.2907),
@@ -409,7 +409,7 @@ def test_frame_confusion_by_hand_and_in_the_auc_row():
 
 def test_seed001_skip_gives_table4s_135_131_subset(fixtures_dir):
     """Seed 001's k < 32 skip on the real test frame counts leaves 135 normal + 131 anomalous
-    videos (specs/mil.md §2, A13). The skipped 24 are pooled in the frame metrics with zero
+    videos (docs/methods/mil.md §2, A13). The skipped 24 are pooled in the frame metrics with zero
     scores; the video-level % count the 135 / 131 only: 18/135 and 85/131 are Table 4's
     13.33 and 64.89 (its "Original" row)."""
     from vadflow.data import annotations as ann

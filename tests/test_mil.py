@@ -1,4 +1,4 @@
-"""MIL ranking (specs/mil.md): loss, 32-segment bags, segment->frame map, training."""
+"""MIL ranking (docs/methods/mil.md): loss, 32-segment bags, segment->frame map, training."""
 from __future__ import annotations
 
 import numpy as np
@@ -107,7 +107,7 @@ def test_param_count_and_init():
 
 @pytest.mark.parametrize("d, count", [(1024, 557_697), (768, 426_625), (512, 295_553)])
 def test_seed001_param_counts(d, count):
-    assert sum(p.numel() for p in MILNet(d, 0.4, (512, 64)).parameters()) == count  # spec §3, seed 001
+    assert sum(p.numel() for p in MILNet(d, 0.4, (512, 64)).parameters()) == count  # docs/methods/mil.md §3, seed 001
 
 
 def test_sampler_distinct_anomalous_then_normal_and_seeded():
@@ -155,7 +155,7 @@ def test_sultani_boundaries_and_bag(k):
         np.testing.assert_allclose(got[3], got[4])  # b3 = b4 = 1: both F[1] normalised
         np.testing.assert_allclose(got[3], f[1] / np.linalg.norm(f[1]), atol=1e-6)
     # The last clip: a different direction changes nothing for k >= 18; up to k = 17 segment 31 is
-    # F[k-1] alone (b_31 = rnd(31(k-1)/32) = k-1), spec §2 and §10.4.
+    # F[k-1] alone (b_31 = rnd(31(k-1)/32) = k-1), docs/methods/mil.md §2 and §10.4.
     f2 = f.copy()
     f2[-1] = rng.random(d)[::-1] * 7
     changed = not np.allclose(make_bag(f2, "sultani"), got)
@@ -183,7 +183,7 @@ def test_bags_are_32_unit_rows(rule, k):
 
 
 def test_segment_rules_one_hot_k33():
-    """Spec §10.4: with one-hot clips F[j] = e_j, sultani gives e_i and seed001_demo (e_i + e_{i+1})/√2."""
+    """docs/methods/mil.md §10.4: with one-hot clips F[j] = e_j, sultani gives e_i and seed001_demo (e_i + e_{i+1})/√2."""
     f = np.eye(33, dtype=np.float32)
     np.testing.assert_allclose(make_bag(f, "sultani"), np.eye(33)[:32], atol=1e-6)
     want = (np.eye(33)[:32] + np.eye(33)[1:33]) / np.sqrt(2)
@@ -195,7 +195,7 @@ def test_segment_rules_one_hot_k33():
 
 
 def test_seed001_one_hot_k64_uses_every_clip_once():
-    """Spec §10.4: for k = 64 one-hot clips, seed001 segment i = (e_{2i} + e_{2i+1})/√2."""
+    """docs/methods/mil.md §10.4: for k = 64 one-hot clips, seed001 segment i = (e_{2i} + e_{2i+1})/√2."""
     f = np.eye(64, dtype=np.float32)
     want = (np.eye(64)[0::2] + np.eye(64)[1::2]) / np.sqrt(2)
     np.testing.assert_allclose(make_bag(f, "seed001"), want, atol=1e-6)
@@ -203,7 +203,7 @@ def test_seed001_one_hot_k64_uses_every_clip_once():
 
 
 def _disjoint_runs_reference(f: np.ndarray) -> np.ndarray:
-    """Spec §2 seed001 restated clip by clip: clip j lies in the last run i whose start ⌊ik/32⌋ is
+    """docs/methods/mil.md §2 seed001 restated clip by clip: clip j lies in the last run i whose start ⌊ik/32⌋ is
     <= j, i.e. ik/32 < j + 1, i.e. i = ⌈32(j+1)/k⌉ − 1; segment i = the run's mean, then L2 (no
     clip L2). Needs k >= 32."""
     k = len(f)

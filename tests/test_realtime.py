@@ -1,4 +1,4 @@
-"""Real-time two-stream method (specs/realtime.md §12): SAS, loss, mining, sampling, labels,
+"""Real-time two-stream method (docs/methods/realtime.md §12): SAS, loss, mining, sampling, labels,
 head shapes and parameter counts, freezing, video-level metrics, vatic parsing."""
 from __future__ import annotations
 
@@ -313,7 +313,7 @@ def test_flow_encoding_of_known_fields():
 
 @pytest.mark.parametrize("dx,dy,hue", [(2, 0, 0), (0, 2, 45), (-2, 0, 90)])
 def test_flow_stream_input_for_a_known_shift(dx, dy, hue):
-    """Spec §2 step by step for frames whose content moves by (dx, dy) px: direction in the hue
+    """docs/methods/realtime.md §2 step by step for frames whose content moves by (dx, dy) px: direction in the hue
     (H = angle/2), value = min-max magnitude, BGR image squashed with INTER_AREA, then fed as if
     it were RGB through the caffe preprocessing (BGR flip, mean subtraction)."""
     import cv2

@@ -1,4 +1,4 @@
-"""SVDD-CAE (specs/svdd_cae.md §11): BCAE1 shapes and size, the SVDD losses and centre by hand,
+"""SVDD-CAE (docs/methods/svdd_cae.md §11): BCAE1 shapes and size, the SVDD losses and centre by hand,
 freezing, regularity and smoothing, score ranges, the thesis metrics, training smoke, and the
 method end to end on tiny in-memory frames."""
 from __future__ import annotations
@@ -175,7 +175,7 @@ def test_thesis_metrics_on_toy_scores():
 
 @pytest.fixture(scope="module")
 def trained():
-    """A small BCAE1 after 2 epochs on 64 frames (spec §11.8), with its MSE before and after."""
+    """A small BCAE1 after 2 epochs on 64 frames (docs/methods/svdd_cae.md §11.8), with its MSE before and after."""
     torch.manual_seed(0)
     net = cae.build(SMALL, 1)
     x = tiny_frames(64)

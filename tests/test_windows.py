@@ -1,4 +1,4 @@
-"""Half-overlapping windows (specs/adnet.md §4, §11.5)."""
+"""Half-overlapping windows (docs/methods/adnet.md §4, §11.5)."""
 import numpy as np
 import pytest
 

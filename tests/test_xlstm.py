@@ -1,4 +1,4 @@
-"""Xception-LSTM clip extractor (specs/mil.md §8, §10 item 10): the LSTM module, its Keras init,
+"""Xception-LSTM clip extractor (docs/methods/mil.md §8, §10 item 10): the LSTM module, its Keras init,
 pretraining, the pretraining sets, the derived feature file, the config keys, and an end-to-end
 Snakemake run to results/synthetic/mil_xlstm_auc.csv on a tiny synthetic dataset."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-# Detection stage (specs/ador.md §3): objects on every clip's centre frame of one extractor's
+# Detection stage (docs/methods/ador.md §3): objects on every clip's centre frame of one extractor's
 # clip grid (`detectors.<name>.features`), one file per (dataset, detector). Its params are only
 # that detector's section (+ dataset overrides) and the clip grid, so editing a detector reruns
 # it and the methods reading it, nothing else. Methods read the file through vadflow.stores.detections.

@@ -1,4 +1,4 @@
-# Xception-LSTM clip extractor (specs/mil.md §8): an extractor with `source: lstm` reads the
+# Xception-LSTM clip extractor (docs/methods/mil.md §8): an extractor with `source: lstm` reads the
 # per-frame cache of its `sequences` extractor (frames: true, [n_clips, 16, 2048]). This rule
 # pretrains its LSTM (+ a discarded classification head) on the frame sequences of the
 # pretraining dataset (`pretrain.dataset`: an action_folder such as UCF-101, or by default the

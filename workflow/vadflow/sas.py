@@ -1,4 +1,4 @@
-"""The sigmoidal anomaly score (SAS) of the real-time two-stream detector (specs/realtime.md §7).
+"""The sigmoidal anomaly score (SAS) of the real-time two-stream detector (docs/methods/realtime.md §7).
 
 A bounded accumulator x turns noisy per-frame probabilities sigma_t into a stable alarm:
 evidence above tau pushes x up, evidence below pulls it down, x is clamped to [lb, ub], and the
@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-#: spec §7 defaults; ``every``: the SAS is updated on frames with index % every == 0 (A10).
+#: docs/methods/realtime.md §7 defaults; ``every``: the SAS is updated on frames with index % every == 0 (A10).
 SAS_DEFAULTS: dict[str, Any] = {"tau": 0.5, "nu": 2.0, "lb": -7.0, "ub": 7.0, "x0": -7.0, "every": 10,
                                 "clamp": "post", "delta_minus": "code"}
 CLAMPS = ("post", "pre_update")
@@ -23,7 +23,7 @@ DELTA_MINUS = ("code", "paper")
 
 def delta_minus(sigma: float, tau: float, form: str = "code") -> float:
     """Step size below the threshold: ``code`` (tau - sigma) / tau as in the authors' notebook,
-    ``paper`` (1 - sigma - tau) / (1 - tau) as printed; they agree only at tau = 0.5 (spec A6/§7)."""
+    ``paper`` (1 - sigma - tau) / (1 - tau) as printed; they agree only at tau = 0.5 (docs/methods/realtime.md §7)."""
     if form == "code":
         return (tau - sigma) / tau
     if form == "paper":
@@ -84,7 +84,7 @@ class SAS:
 
     @property
     def alarm(self) -> bool:
-        """The video decision: s_t > 0.5 strictly, i.e. x_t > 0 (spec §7)."""
+        """The video decision: s_t > 0.5 strictly, i.e. x_t > 0 (docs/methods/realtime.md §7)."""
         return self.x > 0.0
 
 
@@ -107,5 +107,5 @@ def sas_series(sigma: np.ndarray, cfg: Mapping[str, Any] | None = None) -> np.nd
 
 
 def video_alarm(sigma: np.ndarray, cfg: Mapping[str, Any] | None = None) -> bool:
-    """True iff s_t > 0.5 at some update of the video's accumulator (spec §7 "Video decision")."""
+    """True iff s_t > 0.5 at some update of the video's accumulator (docs/methods/realtime.md §7 "Video decision")."""
     return bool((sas_series(sigma, cfg) > 0.5).any())

@@ -14,6 +14,15 @@ def validate(config: dict[str, Any], schema_path: str | None = None) -> None:
     then the cross-key checks of :func:`check`. Raises ConfigError with one line."""
     from vadflow.config import schema as cs
 
+    from vadflow.methods import KINDS
+
+    # The kinds are the registry's (a new kind is a module and a registry line): checked here,
+    # before the schema, whose per-kind branches would otherwise reject every key of a misspelt kind.
+    for name, sec in (config.get("methods") or {}).items():
+        kind = sec.get("kind") if isinstance(sec, dict) else None
+        if isinstance(sec, dict) and kind is not None and kind not in KINDS:
+            raise ConfigError(f"methods.{name}.kind = {kind!r} is not allowed: expected one of "
+                              f"{', '.join(repr(k) for k in KINDS)} (the kinds of vadflow.methods)")
     schema = cs.load_schema(schema_path or cs.SCHEMA_PATH)
     try:
         cs.validate(config, schema)

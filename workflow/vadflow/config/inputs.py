@@ -169,7 +169,7 @@ def dataset_inputs(config: dict, dataset: str) -> list[str]:
     except DatasetError:
         return []
     vatic = (sec.get("ucfcrime2local") or {}).get("path")
-    if vatic:  # editing a vatic file rebuilds the labels (specs/realtime.md §5)
+    if vatic:  # editing a vatic file rebuilds the labels (docs/methods/realtime.md §5)
         from vadflow.data.annotations import AnnotationError
         from vadflow.data.vatic import vatic_files
 

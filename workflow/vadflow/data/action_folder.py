@@ -4,7 +4,7 @@
 
 Class = the top folder; video id = the file stem (unique over the dataset). Such a dataset has
 no anomalies and no frame labels: it is a pretraining set (the Xception-LSTM extractor,
-specs/mil.md §8), never the dataset a method is evaluated on. ``train_list`` (optional) is a
+docs/methods/mil.md §8), never the dataset a method is evaluated on. ``train_list`` (optional) is a
 UCF-101 split list (``ucfTrainTestlist/trainlist01.txt``: ``Class/video.avi [label]`` per line):
 listed videos are ``train``, the others ``test`` (split 1: 9,537 / 3,783); without it every video
 is ``train``.

@@ -1,6 +1,6 @@
 """Parsers for UCF-Crime list and annotation files, and frame-label construction.
 
-Frame base (specs/datasets.md §1.3): annotation files hold 1-based inclusive frame numbers
+Frame base (docs/datasets.md §1.3): annotation files hold 1-based inclusive frame numbers
 at the native rate. The project converts an event ``s e`` to the 0-based half-open range
 ``[s-1, min(e, N))``. V2 annotations hold whole seconds and become ``[floor(s*fps), floor(e*fps))``.
 """

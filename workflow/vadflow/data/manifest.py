@@ -62,7 +62,7 @@ def _annotated_infos(entries: list[VideoEntry], fps: float, strict: bool) -> lis
     """Video facts without a video (``videos: false``): frame counts from the annotation files.
 
     UCF-Crime's frame counts are in ``*_Annotation_with_frames.txt`` (or the ``Class/Video N ...``
-    form of the test annotation); fps is the dataset's ``fps`` (30 for UCF-Crime, specs/datasets.md
+    form of the test annotation); fps is the dataset's ``fps`` (30 for UCF-Crime, docs/datasets.md
     §1.3); width and height are unknown (0).
     """
     out: list[VideoInfo | Exception] = []
@@ -156,7 +156,7 @@ def build_manifest(dataset_cfg: dict, probe: Callable[[Path], Any] | None = None
 
 def _vatic_labels(dataset_cfg: dict, rows: list[dict], labels: dict[str, np.ndarray]) -> list[str]:
     """``ucfcrime2local.path`` set: the frame labels of every anomalous video with a vatic file
-    become its hard mask (specs/realtime.md §5), replacing the temporal annotation where both
+    become its hard mask (docs/methods/realtime.md §5), replacing the temporal annotation where both
     exist; returns the files used."""
     u2l = dataset_cfg.get("ucfcrime2local") or {}
     if not u2l.get("path"):

@@ -125,7 +125,7 @@ def load_entries(
     The test split comes from ``Anomaly_Test.txt`` or, when a copy lacks it, from the test
     temporal annotation (which lists every test video). Test videos keep the frame-level v1
     annotation; V2 seconds are used for training videos and for test videos the v1 file
-    lacks (Protest/Banner, MolotovBomb), as specs/datasets.md §2 prescribes.
+    lacks (Protest/Banner, MolotovBomb), as docs/datasets.md §2 prescribes.
 
     ``videos=False`` (a dataset used only through imported features) neither indexes nor
     requires video files: entries keep their listed relative paths.

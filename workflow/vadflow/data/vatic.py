@@ -1,4 +1,4 @@
-"""UCFCrime2Local vatic annotations -> hard-anomaly frame masks (specs/realtime.md §5).
+"""UCFCrime2Local vatic annotations -> hard-anomaly frame masks (docs/methods/realtime.md §5).
 
 One file per anomalous video, one row per (track, frame)::
 

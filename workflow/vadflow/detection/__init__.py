@@ -1,4 +1,4 @@
-"""Object detection on clip centre frames (specs/ador.md §3): pluggable backends, one store.
+"""Object detection on clip centre frames (docs/methods/ador.md §3): pluggable backends, one store.
 
 Backends are imported only when asked for (OpenCV and torch are not needed to *read* a
 detections file): ``get_detector(cfg)`` builds the one that ``cfg["backend"]`` names.

@@ -1,4 +1,4 @@
-"""The detector contract (specs/ador.md §3) and the post-processing every backend shares.
+"""The detector contract (docs/methods/ador.md §3) and the post-processing every backend shares.
 
 A detector sees RGB uint8 frames ``[B, H, W, 3]`` and returns one :class:`Detections` per
 frame: pixel boxes ``(x1, y1, x2, y2)``, scores in [0, 1] (after its own NMS), class ids
@@ -104,7 +104,7 @@ def pack(dets: list[Detections], max_objects: int, dim: int, frame_hw: tuple[int
 
 
 def centre_frames(n_clips: int, n_frames: int, clip_len: int, stride: int) -> np.ndarray:
-    """Centre frame of every clip, ``i * stride + clip_len // 2`` (specs/ador.md §2: 16i + 8),
+    """Centre frame of every clip, ``i * stride + clip_len // 2`` (docs/methods/ador.md §2: 16i + 8),
     clamped to the last frame (a video shorter than one clip is one padded clip)."""
     return np.minimum(np.arange(n_clips, dtype=np.int64) * stride + clip_len // 2, n_frames - 1)
 
@@ -231,7 +231,7 @@ class _EmptyStream(FrameStream):
 
 
 class NoDetector(Detector):
-    """``backend: none``: zero objects in every frame (specs/ador.md §3 (b)); the object stream
+    """``backend: none``: zero objects in every frame (docs/methods/ador.md §3 (b)); the object stream
     then holds only [CLS_o]."""
 
     backend = "none"

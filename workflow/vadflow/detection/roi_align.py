@@ -1,4 +1,4 @@
-"""RoIAlign in plain torch (torchvision.ops cannot be imported here, DESIGN.md "Hard facts").
+"""RoIAlign in plain torch (torchvision.ops cannot be imported here, docs/architecture.md "Hard facts").
 
 Semantics are torchvision's ``roi_align`` (Mask R-CNN): each of the ``ph x pw`` bins of a box
 averages ``sampling_ratio^2`` bilinear samples at regular positions inside the bin; a sample

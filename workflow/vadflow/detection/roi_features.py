@@ -1,7 +1,7 @@
 """Per-box features for box-only detectors: ResNet-50 layer4 + RoIAlign + average pool.
 
 The thesis pools 7x7x2048 RoI maps from its Faster R-CNN backbone and averages them to 2048-d
-(specs/ador.md §3). Without that detector's weights, the backbone is ``resnet50_2d``
+(docs/methods/ador.md §3). Without that detector's weights, the backbone is ``resnet50_2d``
 (features/backbones/resnet50_2d.py; ImageNet weights if ``roi.weights`` names a file, else a
 seeded random init) run on the same frame the boxes refer to.
 """

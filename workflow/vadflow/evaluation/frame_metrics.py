@@ -1,4 +1,4 @@
-"""Frame-level metrics on pooled test frames (specs/metrics.md §3–§6).
+"""Frame-level metrics on pooled test frames (docs/metrics.md §3–§6).
 
 ROC-AUC, AP and the PR curve come from sklearn, which is exact and tie-aware. Written
 here by hand only what sklearn does not provide:
@@ -137,14 +137,14 @@ def video_alarms(
 
 
 def confusion_scores(tn: int, fp: int, fn: int, tp: int) -> dict[str, float]:
-    """Accuracy and F1 of a frame confusion matrix (seed 001, specs/mil.md §7; Table 2 -> Table 3)."""
+    """Accuracy and F1 of a frame confusion matrix (seed 001, docs/methods/mil.md §7, §7a; Table 2 -> Table 3)."""
     n = tn + fp + fn + tp
     return {"accuracy": (tp + tn) / n if n else float("nan"),
             "f1": 2 * tp / (2 * tp + fp + fn) if tp else 0.0}
 
 
 def frame_confusion(gt: np.ndarray, sc: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
-    """Seed 001's frame confusion matrix at ``score ≥ τ`` (mil.md §7) with its accuracy and F1."""
+    """Seed 001's frame confusion matrix at ``score ≥ τ`` (docs/methods/mil.md §7) with its accuracy and F1."""
     from sklearn.metrics import confusion_matrix
 
     tn, fp, fn, tp = (int(v) for v in confusion_matrix(np.asarray(gt) > 0, np.asarray(sc) >= threshold, labels=[False, True]).ravel())
@@ -153,7 +153,7 @@ def frame_confusion(gt: np.ndarray, sc: np.ndarray, threshold: float = 0.5) -> d
 
 def youden_report(gt: np.ndarray, sc: np.ndarray, normal_scores: Sequence[np.ndarray] = ()) -> dict[str, float]:
     """Frame P/R/F1 at the Youden threshold t = argmax(TPR - FPR) over the ROC thresholds, frames
-    with ``score >= t`` predicted anomalous (seed document 004's tables, specs/svdd_cae.md §7 and
+    with ``score >= t`` predicted anomalous (seed document 004's tables, docs/methods/svdd_cae.md §7 and
     A9): the support-weighted average over both classes (sklearn ``classification_report``'s
     "weighted avg", what the thesis reports) and the anomaly class alone, plus the false-alarm
     rate of the normal videos' frames at t."""
@@ -212,7 +212,7 @@ def frame_metrics(
 
     ``scored`` (default: all True) marks the videos the method scored. The others (a method's
     skipped videos, which carry all-zero scores) count in every frame metric but not in the
-    video-level ones (alarm % and VL-F1), as in seed 001's evaluation (specs/mil.md §2, A13).
+    video-level ones (alarm % and VL-F1), as in seed 001's evaluation (docs/methods/mil.md §2, A13).
     """
     gt, sc = pool(labels, scores)
     anom = np.asarray(anomalous, dtype=bool)

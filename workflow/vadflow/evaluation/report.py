@@ -170,7 +170,7 @@ def outputs_section(video_level: Sequence[str | Path], resources: Sequence[str |
         return []
     parts = ["<h2>Video-level decisions and cost</h2>",
              "<p>Video-level decisions from the sigmoidal anomaly score (a video is flagged when s<sub>t</sub> &gt; 0.5 at some "
-             "update; specs/realtime.md §7-§8). Cost per frame at batch 1 (§10), measured on the machine that ran the job.</p>"]
+             "update; docs/methods/realtime.md §7-§8). Cost per frame at batch 1 (§10), measured on the machine that ran the job.</p>"]
     if vl:
         parts.append(pd.concat(vl).set_index("method").to_html(float_format=lambda v: f"{v:.4f}"))
     for doc in res:
@@ -227,7 +227,7 @@ def write_report(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path], 
         grid = pc.pivot(index="cls", columns="method", values="auc")
         grid = grid[[m for m in dict.fromkeys(pc["method"])]].rename_axis(index=None, columns=None)
         parts += ["<h2>Per-class frame AUC</h2>",
-                  "<p>Each anomaly class's test videos pooled with all normal test videos (specs/metrics.md §3.4).</p>",
+                  "<p>Each anomaly class's test videos pooled with all normal test videos (docs/metrics.md §3.4).</p>",
                   _img(figure_png(per_class_figure(grid)), "Per-class AUC (rows: classes, columns: methods)",
                        "per-class AUC heatmap"),
                   _table(grid.rename_axis(index="class").reset_index(), left=("class",))]
@@ -235,7 +235,7 @@ def write_report(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path], 
               "<i>all</i>.</p>", _table(cols(f1_cols), fmt="{:.2f}", left=("method",))]
     if "thesis_snippet_auc" in wide.columns:
         parts += ["<h2>LOF thesis protocol</h2><p>Snippet-level ROC-AUC on the annotated test videos, mean and std over "
-                  "seeds (specs/lof.md): not comparable with the frame-level table above.</p>",
+                  "seeds (docs/methods/lof.md): not comparable with the frame-level table above.</p>",
                   _table(cols([c for c in THESIS_METRICS if c in wide.columns]).dropna(subset=["thesis_snippet_auc"]),
                          left=("method",))]
     parts += outputs_section(video_level, resources)

@@ -1,4 +1,4 @@
-"""Segment-level F1@k (specs/metrics.md §7–§9, specs/adnet.md §8).
+"""Segment-level F1@k (docs/metrics.md §7–§9, docs/methods/adnet.md §8).
 
 sklearn has no segmental F1, so the MS-TCN ``f_score`` matching is written here by hand.
 It is vectorised over *all videos at once* (COMPASS P4: 1.1 M frames in ≤ 2 s):
@@ -189,7 +189,7 @@ def f1_table(
     """The ``{method}_f1.csv`` table: columns ``report, k, tp, fp, fn, precision, recall, f1``.
 
     ``k`` is written in percent; precision and recall are fractions and f1 is ×100, as in
-    the tables of specs/metrics.md §10.
+    the tables of docs/metrics.md §10.
     """
     ks = list(ks)
     _, pct = normalise_k(ks)

@@ -90,7 +90,7 @@ def evaluate(
     ``skipped`` / ``skipped_train``: ``{id: reason}`` of the test / training videos the
     method skipped (the scores file's record). A skipped test video must hold all-zero
     scores: it counts in the frame metrics with them, not in the video-level ones
-    (specs/mil.md §2). The auc row states both counts and the reasons.
+    (docs/methods/mil.md §2). The auc row states both counts and the reasons.
 
     Returns ``{"auc", "f1", "per_video", "per_class"}`` DataFrames (see the module docs
     of :mod:`frame_metrics` and :mod:`segments`) and ``"curves"``, the pooled ROC and PR

@@ -1,4 +1,4 @@
-"""Video-level metrics from the SAS alarm (specs/realtime.md §8): a video is flagged when its
+"""Video-level metrics from the SAS alarm (docs/methods/realtime.md §8): a video is flagged when its
 sigmoidal anomaly score exceeds 0.5 at some update; VL-P, VL-R, VL-F1 over videos, and the
 fractions of anomalous (TPR) and normal (FPR) videos flagged."""
 from __future__ import annotations

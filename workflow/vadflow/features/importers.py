@@ -1,4 +1,4 @@
-"""Import public pre-extracted feature sets (``source: import``, specs/datasets.md §3).
+"""Import public pre-extracted feature sets (``source: import``, docs/datasets.md §3).
 
 An imported extractor writes the same ``results/{dataset}/features/{extractor}.h5`` as
 extraction, one float array per manifest video, with honest attrs: the store's
@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 #: relative tolerance on the unit norm of Sultani rows (they are written with %f, 6 decimals).
 NORM_TOL = 1e-3
-#: the crop orders public producers use (specs/datasets.md §3, rule 1); logged with ``crops: k``.
+#: the crop orders public producers use (docs/datasets.md §3, rule 1); logged with ``crops: k``.
 CROP_ORDER_NOTE = (
     "crop order is not standard: Roc-Ng/DeepMIL documents _0 centre, _1-_4 corners, _5-_9 mirrors; "
     "UR-DMU's extractor writes top-left, top-right, centre, bottom-left, bottom-right, then the flips"

@@ -1,4 +1,4 @@
-"""Xception-LSTM clip extractor (seed document 001, specs/mil.md §8).
+"""Xception-LSTM clip extractor (seed document 001, docs/methods/mil.md §8).
 
 A frozen 2-D frame CNN (Xception, or any frame backbone) gives one 2048-d vector per frame; a
 1-layer LSTM reads a clip's 16 frame vectors and its last hidden state h_16 is the clip

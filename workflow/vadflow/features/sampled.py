@@ -1,4 +1,4 @@
-"""Per-sampled-frame features of a 2-D backbone (the real-time method's streams, specs/realtime.md §2, §6).
+"""Per-sampled-frame features of a 2-D backbone (the real-time method's streams, docs/methods/realtime.md §2, §6).
 
 An extractor with ``frame_steps`` runs its frame CNN on single frames of the global frame grid,
 not on clips: frame j of a video is sampled when j is a multiple of one of the steps listed for
@@ -13,7 +13,7 @@ The output is one ``[n_sampled, D]`` dataset per video (layout ``sampled_frames`
 written by the same shard runner, per-video cache, receipts and merge as clip extraction
 (:mod:`vadflow.features.shards`). Stage 1
 of the real-time method trains on these cached GAP features, which is exact because its
-backbones are frozen and nothing is augmented (spec §6).
+backbones are frozen and nothing is augmented (docs/methods/realtime.md §6).
 """
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ class FrameInput:
     """Turns the native RGB frames of one video, fed in order, into the CNN input of each
     sampled frame (uint8 ``[h, w, 3]``, handed to the backbone's preprocessing as RGB).
 
-    The flow image is BGR; like the authors' notebook it is fed as if it were RGB (spec §2).
+    The flow image is BGR; like the authors' notebook it is fed as if it were RGB (docs/methods/realtime.md §2).
     """
 
     def __init__(self, cfg: dict[str, Any]):
@@ -83,7 +83,7 @@ def full_config(cfg: dict[str, Any]) -> dict[str, Any]:
     bb = get_backbone(cfg["backbone"])
     out = {**bb.defaults, **{k: v for k, v in cfg.items() if v is not None}}
     if "crop" not in cfg or cfg.get("crop") is None:
-        out.pop("crop", None)  # frames are squashed to `resize`, no crop (spec §2), unless a crop is set
+        out.pop("crop", None)  # frames are squashed to `resize`, no crop (docs/methods/realtime.md §2), unless a crop is set
     return out
 
 

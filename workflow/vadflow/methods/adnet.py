@@ -1,4 +1,4 @@
-"""ADNet: masked multi-stage dilated TCN over half-overlapping windows (specs/adnet.md)."""
+"""ADNet: masked multi-stage dilated TCN over half-overlapping windows (docs/methods/adnet.md)."""
 from __future__ import annotations
 
 from typing import Any, ClassVar

@@ -1,4 +1,4 @@
-"""Losses of specs/adnet.md §5: masked MSE, the hard-pair AD loss, and their per-stage sum.
+"""Losses of docs/methods/adnet.md §5: masked MSE, the hard-pair AD loss, and their per-stage sum.
 
 Tensors are [B, W] scores ``y`` in [0, 1], clip labels ``a`` (1 abnormal, 0 normal, -1 at
 padding) and a window mask ``m`` (1 = real clip). Only masked-in positions count.
@@ -65,7 +65,7 @@ def masked_bce_logits(logits: torch.Tensor, a: torch.Tensor, m: torch.Tensor) ->
 
 
 def stage_sum_bce(logits: torch.Tensor, a: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-    """ADOR's loss (specs/ador.md §5): BCE-with-logits of every TCN stage [S, B, W], summed."""
+    """ADOR's loss (docs/methods/ador.md §5): BCE-with-logits of every TCN stage [S, B, W], summed."""
     total = logits.new_zeros(())
     for z in logits:
         total = total + masked_bce_logits(z, a, m)

@@ -20,7 +20,7 @@ def clip_to_frames(
     * ``average`` (default): each frame takes the mean score of the clips that cover it;
       frames covered by no clip (after the last clip, or in gaps when stride > clip_len)
       take the score of the stride cell they fall in, so the tail gets the last score.
-    * ``cell``: frame *j* takes clip ``min(j // stride, K-1)`` (specs/metrics.md §2).
+    * ``cell``: frame *j* takes clip ``min(j // stride, K-1)`` (docs/metrics.md §2).
 
     With ``clip_len == stride`` both rules give ``np.repeat(scores, stride)`` plus the
     tail padded with the last score.

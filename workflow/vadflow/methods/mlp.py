@@ -1,7 +1,7 @@
 """Clip-wise 3-layer MLP baseline of Table 4.6 (Sultani's network, trained on clip labels).
 
 The thesis gives only "MLP with 3 layers as in baseline network [1], C3D features"; the
-layers follow Sultani (specs/mil.md §3): D->512 ReLU, dropout, 512->32 linear, dropout,
+layers follow Sultani (docs/methods/mil.md §3): D->512 ReLU, dropout, 512->32 linear, dropout,
 32->1 sigmoid, Glorot-normal kernels and zero biases. Written with 1x1 convs so it runs in the shared window loop; every clip is
 scored independently, so windows only batch the clips.
 """

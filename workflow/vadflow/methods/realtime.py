@@ -1,4 +1,4 @@
-"""Real-time two-stream detector (seed document 003, specs/realtime.md): a supervised per-frame
+"""Real-time two-stream detector (seed document 003, docs/methods/realtime.md): a supervised per-frame
 classifier on [RGB GAP ‖ flow GAP ‖ bag of objects] with a 2-layer 4096-wide fusion head.
 
 Inputs come per sampled frame from per-frame extractors (layout ``sampled_frames``,
@@ -8,13 +8,13 @@ The variants of the spec's table are switches of this one kind: ``flow_features`
 ``detections`` (bag/no-bag), ``alpha`` (hard mining, 1 = none), ``soft`` (``exclude`` = -ha),
 ``early_stopping`` (false = no-es).
 
-Training is stage 1 of spec §6 on the cached GAP features: frozen backbones, head only, exact
+Training is stage 1 of docs/methods/realtime.md §6 on the cached GAP features: frozen backbones, head only, exact
 because nothing is augmented. Stage 2 (fine-tuning the backbones) needs pixels; its model and
 freezing rules are :class:`TwoStreamNet` and :func:`set_stage`, tested on tiny inputs but not
 run by the workflow (see the module's README entry).
 
 Scores: per frame sigma_t = p(anomaly), computed on the frames of the test grid whose index is
-a multiple of ``test_stride`` and held until the next scored frame (spec §7, A9). The SAS alarm
+a multiple of ``test_stride`` and held until the next scored frame (docs/methods/realtime.md §7, A9). The SAS alarm
 (``vadflow.sas``) is derived from these by the evaluation and by ``vadflow watch``.
 """
 from __future__ import annotations
@@ -45,7 +45,7 @@ EXCLUDED = -1
 # ----------------------------------------------------------------------------- labels, sampling
 def frame_classes(video: VideoData) -> np.ndarray:
     """int8 per frame: HARD where the frame label is 1, SOFT for the other frames of an anomalous
-    video, NORMAL for every frame of a normal video (spec §5; A12 without UCFCrime2Local, where
+    video, NORMAL for every frame of a normal video (docs/methods/realtime.md §5; A12 without UCFCrime2Local, where
     the temporal annotation's intervals are the hard frames)."""
     n = int(video.n_frames)
     if not video.anomalous:
@@ -61,7 +61,7 @@ def frame_classes(video: VideoData) -> np.ndarray:
 
 def policy_labels(classes: np.ndarray, soft: str = "normal", training: bool = True) -> np.ndarray:
     """0/1 labels, or EXCLUDED (-1) for soft frames under ``soft: exclude`` (the -ha variants) in
-    training and validation; at test time every policy labels soft frames 0 (spec §5 table)."""
+    training and validation; at test time every policy labels soft frames 0 (docs/methods/realtime.md §5 table)."""
     if soft not in SOFT_POLICIES:
         raise MethodError(f"realtime: soft must be one of {SOFT_POLICIES}, got {soft!r}")
     out = (np.asarray(classes) == HARD).astype(np.int64)
@@ -71,7 +71,7 @@ def policy_labels(classes: np.ndarray, soft: str = "normal", training: bool = Tr
 
 
 def adaptive_keep(frame_index: np.ndarray, hard: np.ndarray, steps: tuple[int, int] = (3, 10)) -> np.ndarray:
-    """Adaptive sampling on the global frame grid (spec §5): keep a hard frame when its index is a
+    """Adaptive sampling on the global frame grid (docs/methods/realtime.md §5): keep a hard frame when its index is a
     multiple of ``steps[0]``, any other frame when it is a multiple of ``steps[1]``."""
     j = np.asarray(frame_index)
     hard = np.asarray(hard, dtype=bool)
@@ -81,13 +81,13 @@ def adaptive_keep(frame_index: np.ndarray, hard: np.ndarray, steps: tuple[int, i
 # ----------------------------------------------------------------------------- loss, mining
 def keras_weighted_ce(logits: torch.Tensor, y: torch.Tensor, class_weight: torch.Tensor) -> torch.Tensor:
     """(1/K)·Σ_b w_{y_b}·CE_b: Keras ``class_weight`` semantics, divided by the batch size K,
-    not by Σw as ``F.cross_entropy(weight=)`` does (spec §4)."""
+    not by Σw as ``F.cross_entropy(weight=)`` does (docs/methods/realtime.md §4)."""
     ce = F.cross_entropy(logits, y, reduction="none")
     return (class_weight.to(ce.dtype)[y] * ce).sum() / len(y)
 
 
 def mining_steps(n: int, alpha: int, k: int) -> int:
-    """Steps per epoch: ⌊N / (αK)⌋, the remainder dropped (spec §5)."""
+    """Steps per epoch: ⌊N / (αK)⌋, the remainder dropped (docs/methods/realtime.md §5)."""
     return n // (int(alpha) * int(k))
 
 
@@ -101,7 +101,7 @@ def hardest(losses: torch.Tensor | np.ndarray, k: int) -> np.ndarray:
 def mined_batch(net: nn.Module, x: torch.Tensor, y: torch.Tensor, cand: torch.Tensor, k: int,
                 gen: torch.Generator) -> torch.Tensor:
     """The training batch from ``cand`` (alpha·K candidate rows): their unweighted CE in inference
-    mode (dropout off), the K largest kept and shuffled (spec §5). With K candidates (alpha = 1)
+    mode (dropout off), the K largest kept and shuffled (docs/methods/realtime.md §5). With K candidates (alpha = 1)
     they are the batch as they are, without an inference pass."""
     if len(cand) <= k:
         return cand
@@ -116,7 +116,7 @@ def mined_batch(net: nn.Module, x: torch.Tensor, y: torch.Tensor, cand: torch.Te
 
 # ----------------------------------------------------------------------------- networks
 class FusionHead(nn.Module):
-    """[RGB ‖ flow ‖ BoO] -> FC 4096 ReLU Dropout -> FC 4096 ReLU Dropout -> 2 logits (spec §3);
+    """[RGB ‖ flow ‖ BoO] -> FC 4096 ReLU Dropout -> FC 4096 ReLU Dropout -> 2 logits (docs/methods/realtime.md §3);
     Keras Dense init (glorot-uniform kernels, zero biases)."""
 
     def __init__(self, in_dim: int, hidden: int = 4096, dropout: float = 0.5) -> None:
@@ -136,7 +136,7 @@ class FusionHead(nn.Module):
 
 
 class TwoStreamNet(nn.Module):
-    """The whole model of spec §3 for stage 2 and the -scratch variants: frame trunks (modules
+    """The whole model of docs/methods/realtime.md §3 for stage 2 and the -scratch variants: frame trunks (modules
     with ``frame_features``: ``[N, 3, H, W] -> [N, 2048]``) + the fusion head. The trunks are
     passed in, so this module does not depend on the feature extractors."""
 
@@ -159,7 +159,7 @@ class TwoStreamNet(nn.Module):
 
 
 def set_stage(net: TwoStreamNet, stage: int) -> list[nn.Parameter]:
-    """Freeze per spec §6 and return the parameters to optimise.
+    """Freeze per docs/methods/realtime.md §6 and return the parameters to optimise.
 
     Stage 1: the trunks are frozen, head only. Stage 2: everything trains except batch norm,
     whose affine parameters are frozen and whose running statistics stay fixed (call

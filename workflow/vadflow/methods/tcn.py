@@ -1,4 +1,4 @@
-"""Masked multi-stage dilated TCN (MS-TCN adapted to one sigmoid output), specs/adnet.md §3.
+"""Masked multi-stage dilated TCN (MS-TCN adapted to one sigmoid output), docs/methods/adnet.md §3.
 
 Every module takes ``x`` [B, C, W] and a window mask ``m`` [B, W] (1 = real clip, 0 =
 padding). Activations are multiplied by the mask after every input 1x1 conv and every
@@ -15,7 +15,7 @@ from vadflow.methods.windows import layers_for_window  # noqa: F401  (Formula 10
 class DilatedResidualLayer(nn.Module):
     def __init__(self, channels: int, dilation: int, kernel: int = 3) -> None:
         super().__init__()
-        # "same" zero padding keeps every layer at width W (spec §10.4).
+        # "same" zero padding keeps every layer at width W (docs/methods/adnet.md §10.4).
         self.conv_dilated = nn.Conv1d(channels, channels, kernel, padding=dilation * (kernel // 2), dilation=dilation)
         self.conv_1x1 = nn.Conv1d(channels, channels, 1)
 
@@ -69,7 +69,7 @@ class MultiStageTCN(nn.Module):
         return torch.stack(outs)
 
     def logits(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-        """Pre-sigmoid stage outputs [S, B, W] for BCE-with-logits (ADOR, specs/ador.md §5);
+        """Pre-sigmoid stage outputs [S, B, W] for BCE-with-logits (ADOR, docs/methods/ador.md §5);
         stage s+1 still reads sigmoid(logits_s) * m, so sigmoid(logits) * m == forward()."""
         m = m.to(x.dtype).unsqueeze(1)
         outs = []

@@ -1,4 +1,4 @@
-"""Half-overlapping temporal windows over a clip sequence (specs/adnet.md §4).
+"""Half-overlapping temporal windows over a clip sequence (docs/methods/adnet.md §4).
 
 Window k covers clips [k*W/2, k*W/2 + W). The sequence is padded to
 max(ceil(T/(W/2))*W/2, W) with empty clips (zero features, mask 0, label -1).
@@ -19,7 +19,7 @@ def _check(width: int) -> None:
 
 
 def layers_for_window(window: int, kernel: int = 3) -> int:
-    """Formula 10 (specs/adnet.md §3): L = ceil(log2(W / floor(K/2))), the deepest stack of
+    """Formula 10 (docs/methods/adnet.md §3): L = ceil(log2(W / floor(K/2))), the deepest stack of
     dilated layers (dilation 2^l) whose every layer still reaches a clip of a W-clip window:
     layer l's taps sit floor(K/2)*2^l clips away, so past L they fall on padding only."""
     if kernel < 3 or kernel % 2 == 0:

@@ -104,7 +104,7 @@ class VideoObjects:
         return self._store.class_names
 
     def bag(self, conf: float = 0.5) -> np.ndarray:
-        """Bag of objects per row (specs/realtime.md §10): ``[T, C]`` float32 counts of the valid
+        """Bag of objects per row (docs/methods/realtime.md §10): ``[T, C]`` float32 counts of the valid
         objects with score >= ``conf`` per class, C = the detector's class count; a class-less
         detector (labels -1, e.g. background blobs) gives one column counting every object."""
         g = self._store._group(self.id)

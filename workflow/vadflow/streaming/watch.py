@@ -207,7 +207,7 @@ def watch(model: str | Path, source: str, out: str | Path | None = None, fmt: st
                 if state["first"] is None:
                     state["first"] = now - t0
                 level = row[scorer.alarm_column]
-                # SAS alarms are strict (s > 0.5, spec §7); score alarms follow the evaluation's score >= threshold.
+                # SAS alarms are strict (s > 0.5, docs/methods/realtime.md §7); score alarms follow the evaluation's score >= threshold.
                 on = level > threshold if scorer.alarm_column == "sas" else level >= threshold
                 if on != state["alarm"]:
                     state["alarm"] = on

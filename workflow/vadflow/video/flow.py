@@ -2,7 +2,7 @@
 
 The one home of optical flow in vadflow: the ``flow`` clip extractor (features/backbones/
 flow_stats.py) and any method that feeds flow to a network (the real-time two-stream motion
-stream, specs/realtime.md §2) both compute it here.
+stream, docs/methods/realtime.md §2) both compute it here.
 
 Descriptors follow dense-trajectory features (Wang et al. 2013), per cell of a spatial grid:
 
@@ -36,7 +36,7 @@ KNOWN = DESCRIPTORS
 @dataclass(frozen=True)
 class Farneback:
     """``cv2.calcOpticalFlowFarneback`` parameters; the defaults are OpenCV's sample values,
-    which specs/realtime.md §2 uses too (0.5, 3, 15, 3, 5, 1.2, 0)."""
+    which docs/methods/realtime.md §2 uses too (0.5, 3, 15, 3, 5, 1.2, 0)."""
 
     pyr_scale: float = 0.5
     levels: int = 3
@@ -80,7 +80,7 @@ def farneback(prev: np.ndarray, nxt: np.ndarray, params: Farneback = Farneback()
 
 
 def flow_image(prev: np.ndarray, nxt: np.ndarray, size: int | tuple[int, int] | None = 224) -> np.ndarray:
-    """The flow image of specs/realtime.md §2, BGR uint8 ``[s, s, 3]``: Farnebäck with the
+    """The flow image of docs/methods/realtime.md §2, BGR uint8 ``[s, s, 3]``: Farnebäck with the
     spec's parameters at the frames' own resolution; hue = direction (H = angle / 2, OpenCV's
     0-180 range), saturation 255, value = the frame's magnitude min-max scaled to 0-255;
     HSV -> BGR, then INTER_AREA to ``size`` (None keeps the frame size)."""

@@ -19,12 +19,12 @@ class ClipSpec:
     ``crop``: int = square, or (height, width) centre crop; None keeps the resized frame.
     ``tail``: ``drop`` keeps complete clips only; ``pad`` adds a last clip that runs past
     the end, padded with the last frame. Either way a video shorter than one clip becomes
-    one padded clip (specs/mil.md §2, metrics.md §2 "K = 0 never reaches scoring").
+    one padded clip (docs/methods/mil.md §2, metrics.md §2 "K = 0 never reaches scoring").
     ``spread`` makes one clip per video of ``clip_len`` frames equispaced over the whole
     video (:func:`spread_indices`): the pretraining input of the Xception-LSTM (mil.md §8),
     never a timeline to score.
     ``region``: ``(top, left, h, w)`` cut from the native frame *before* resizing (the
-    per-dataset crops of specs/svdd_cae.md §2); None keeps the whole frame.
+    per-dataset crops of docs/methods/svdd_cae.md §2); None keeps the whole frame.
     """
 
     clip_len: int = 16
@@ -100,7 +100,7 @@ def crop_box(height: int, width: int, crop: int | tuple[int, int] | None) -> tup
 def sampled_frames(n_frames: int, steps: list[int] | tuple[int, ...]) -> np.ndarray:
     """Indices on the global frame grid whose index is a multiple of one of ``steps``, sorted.
 
-    The per-frame extractors of the real-time method (specs/realtime.md §5) sample frames this
+    The per-frame extractors of the real-time method (docs/methods/realtime.md §5) sample frames this
     way: steps [3, 10] hold every frame that adaptive sampling can keep (hard frames at % 3,
     soft and normal frames at % 10); [1] is every frame.
     """

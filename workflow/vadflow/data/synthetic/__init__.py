@@ -1,4 +1,4 @@
-"""Deterministic synthetic surveillance dataset in the UCF-Crime layout (specs/datasets.md §4).
+"""Deterministic synthetic surveillance dataset in the UCF-Crime layout (docs/datasets.md §4).
 
 Fixed cameras (a few street views, shared by normal and anomalous videos) watch walkers
 and traffic; anomalous videos contain one or two temporally bounded events of the

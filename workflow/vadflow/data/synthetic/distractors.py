@@ -1,4 +1,4 @@
-"""Near-miss distractors for normal videos (specs/datasets.md §4.3).
+"""Near-miss distractors for normal videos (docs/datasets.md §4.3).
 
 Each looks like part of an anomaly for a moment (fast motion, a stop, a light burst, two
 people or a crowd together) but lacks what defines it over several clips, so single-frame

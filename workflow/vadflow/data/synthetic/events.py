@@ -1,4 +1,4 @@
-"""Anomaly events, one builder per class (specs/datasets.md §4.2).
+"""Anomaly events, one builder per class (docs/datasets.md §4.2).
 
 A builder stages one :class:`Event`: the movers and effects that make it, timed so that
 the action ramps in around ``event.mid_in`` and out around ``event.mid_out``. Anomalous

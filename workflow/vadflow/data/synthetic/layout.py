@@ -1,6 +1,6 @@
 """Which videos the dataset holds, their UCF-Crime names, and the list/annotation files.
 
-File formats follow specs/datasets.md §1.3 and §4.1, so the UCF-Crime importer reads the
+File formats follow docs/datasets.md §1.3 and §4.1, so the UCF-Crime importer reads the
 synthetic dataset like the real one.
 """
 from __future__ import annotations

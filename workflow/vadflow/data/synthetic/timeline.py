@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Every event ramps in and out over this many seconds (specs/datasets.md §4.3).
+# Every event ramps in and out over this many seconds (docs/datasets.md §4.3).
 RAMP_S = (0.3, 1.0)
 # Probability that a video's first (last) event is already (still) running at its first (last) frame.
 TOUCH_PROB = 0.1

@@ -1,4 +1,4 @@
-"""C3D (Tran et al. 2015), Sports-1M layout of DavideA/c3d-pytorch (specs/backbones.md §2).
+"""C3D (Tran et al. 2015), Sports-1M layout of DavideA/c3d-pytorch (docs/backbones.md §2).
 
 Module names are DavideA's, so ``c3d.pickle`` loads without renaming. The feature is fc6
 after ReLU (4096-d), as in the Sultani UCF-Crime features.
@@ -60,7 +60,7 @@ class C3D(nn.Module):
         return self.fc8(self.dropout(F.relu(self.fc7(h))))
 
 
-# Values are 0-255; see specs/backbones.md §2 for each preset's source.
+# Values are 0-255; see docs/backbones.md §2 for each preset's source.
 PRESETS = {
     # Caffe C3D: BGR minus the Sports-1M mean. The original subtracts a mean *cube*
     # (3x16x128x171, before cropping), which is not available here; its per-channel means

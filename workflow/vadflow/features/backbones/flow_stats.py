@@ -6,7 +6,7 @@ per-video cache, resume, attrs); the "model" computes, per clip, the pooled HOF 
 magnitude descriptors of :mod:`vadflow.video.flow` with OpenCV on the CPU.
 
 Random-init CNNs mostly encode appearance, while the synthetic anomalies are defined by
-motion (specs/datasets.md §4.3): on the synthetic dataset these features are what lets a
+motion (docs/datasets.md §4.3): on the synthetic dataset these features are what lets a
 working detector be told from a broken one.
 """
 from __future__ import annotations

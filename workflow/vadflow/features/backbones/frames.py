@@ -1,9 +1,9 @@
-"""2-D frame backbones used as clip backbones (specs/backbones.md §6 "Clip use").
+"""2-D frame backbones used as clip backbones (docs/backbones.md §6 "Clip use").
 
 A frame model takes the same ``[B, 3, T, H, W]`` clips as the 3-D backbones, runs every frame
 through its 2-D trunk and returns the mean over the clip's frames, ``[B, D]``.
 ``forward_frames`` returns the per-frame features ``[B, T, D]`` instead, for methods that need
-the frame sequence (the Xception-LSTM extractor, specs/mil.md §8).
+the frame sequence (the Xception-LSTM extractor, docs/methods/mil.md §8).
 """
 from __future__ import annotations
 

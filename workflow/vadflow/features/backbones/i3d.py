@@ -1,4 +1,4 @@
-"""I3D, Inception-v1 inflated (Carreira & Zisserman 2017), specs/backbones.md §3.
+"""I3D, Inception-v1 inflated (Carreira & Zisserman 2017), docs/backbones.md §3.
 
 Module names follow hassony2/kinetics_i3d_pytorch (``model_rgb.pth``, also v-iashin's and
 UR-DMU's file), so those load unchanged; piergiaj files are renamed by the checkpoint loader.

@@ -1,7 +1,7 @@
-"""I3D Mixed_5c map averaged over time, ``[1024, H', W']`` per clip (specs/backbones.md §3 "Map").
+"""I3D Mixed_5c map averaged over time, ``[1024, H', W']`` per clip (docs/backbones.md §3 "Map").
 
 The same network, weights and checkpoint families as ``i3d`` (this only changes the read-out),
-so one I3D file serves both; ADOR uses the map as H'W' tokens (specs/ador.md §2), and the spatial
+so one I3D file serves both; ADOR uses the map as H'W' tokens (docs/methods/ador.md §2), and the spatial
 mean of this map is exactly the ``i3d`` feature (``pool: mean``). The published 224x224 crop
 gives 7x7 (49 tokens); smaller crops give smaller maps (112 px -> 4x4, the synthetic default),
 which ADOR accepts, so the map size is whatever the crop gives.

@@ -1,9 +1,9 @@
-"""R(2+1)D-50 in the kenshohara/3D-ResNets-PyTorch layout (``models/resnet2p1d.py``), spec §5.
+"""R(2+1)D-50 in the kenshohara/3D-ResNets-PyTorch layout (``models/resnet2p1d.py``), docs/methods/lof.md §5.
 
 Module names are kenshohara's, so ``r2p1d50_K_200ep.pth`` / ``r2p1d50_KM_200ep.pth`` load
 without renaming (the loader unwraps their ``{"epoch", "arch", "state_dict", ...}`` dict and
 strips DataParallel's ``module.``). The feature is the 2048-d average pool after layer4
-(used by specs/lof.md). Defaults of the public checkpoints: ``conv1_t_size`` 7, stride 1,
+(used by docs/methods/lof.md). Defaults of the public checkpoints: ``conv1_t_size`` 7, stride 1,
 max-pool on, shortcut type B, widen factor 1.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""ResNet-50 frame backbone in the torchvision layout (specs/backbones.md §6, specs/realtime.md).
+"""ResNet-50 frame backbone in the torchvision layout (docs/backbones.md §6, docs/methods/realtime.md).
 
 Module names are torchvision's ``torchvision/models/resnet.py`` (Bottleneck with the stride on
 the 3x3 ``conv2``, "V1.5"), so an ImageNet state_dict loads without renaming. Per frame the

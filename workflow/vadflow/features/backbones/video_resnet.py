@@ -1,4 +1,4 @@
-"""R3D-18 and R(2+1)D-18 in the torchvision video-resnet layout (specs/backbones.md §4).
+"""R3D-18 and R(2+1)D-18 in the torchvision video-resnet layout (docs/backbones.md §4).
 
 Module names are torchvision's (``torchvision/models/video/resnet.py``), so
 ``r3d_18-b3b3357e.pth`` and ``r2plus1d_18-91a641e6.pth`` load without renaming. The feature is

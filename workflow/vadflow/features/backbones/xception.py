@@ -1,4 +1,4 @@
-"""Xception frame backbone in the Cadene/pretrained-models.pytorch layout (specs/backbones.md §6).
+"""Xception frame backbone in the Cadene/pretrained-models.pytorch layout (docs/backbones.md §6).
 
 Module names are Cadene's ``pretrainedmodels/models/xception.py``, with the classifier named
 ``last_linear`` as the Cadene model does after loading. The checkpoint loader renames the
@@ -110,7 +110,7 @@ PRESETS = {
     # Cadene: RGB [0, 1], mean 0.5, std 0.5 (= x/127.5 - 1); resize 333 (299 / 0.8975), crop 299.
     "cadene": Preset(mean=(127.5,) * 3, scale=(1 / 127.5,) * 3, geometry={"resize": 333, "crop": 299}),
     # Seed document 001 (Keras xception.preprocess_input): x/127.5 - 1 on frames squashed to
-    # 299x299 with no crop or aspect correction (specs/mil.md §8).
+    # 299x299 with no crop or aspect correction (docs/methods/mil.md §8).
     "keras_squash": Preset(mean=(127.5,) * 3, scale=(1 / 127.5,) * 3,
                            geometry={"resize": [299, 299], "crop": 299}),
 }

@@ -1,4 +1,4 @@
-"""ADOR: clip encoder over action maps and object relations + ADNet's windowed MS-TCN (specs/ador.md).
+"""ADOR: clip encoder over action maps and object relations + ADNet's windowed MS-TCN (docs/methods/ador.md).
 
 The windows, padding masks, training loop and MS-TCN stages are ADNet's (temporal.py,
 windows.py, tcn.py); ADOR only changes what a clip is (an I3D map and an object set, encoded

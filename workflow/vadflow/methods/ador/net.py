@@ -1,4 +1,4 @@
-"""ADOR's clip encoder (specs/ador.md §4): action and object-relation streams with cross-attention.
+"""ADOR's clip encoder (docs/methods/ador.md §4): action and object-relation streams with cross-attention.
 
 Per clip, the action stream reads the I3D map as H'W' tokens (+ [CLS_a], sinusoidal positions)
 and the object stream reads up to K detected objects (+ [CLS_o], no positions; geometry enters

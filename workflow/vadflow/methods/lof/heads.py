@@ -1,4 +1,4 @@
-"""Projection heads for LOF (specs/lof.md §3-§4): one linear layer from backbone features to d.
+"""Projection heads for LOF (docs/methods/lof.md §3-§4): one linear layer from backbone features to d.
 
 A head is ``Linear(D -> d, bias)`` with no activation and no normalisation; LOF sees its raw
 output. Heads come in three flavours:
@@ -414,7 +414,7 @@ def train_head(cfg: dict[str, Any], train: list[VideoData], labelled: tuple[np.n
                 if len(chunk) < 2:  # one video alone has no negatives
                     continue
                 xb, ids = simclr_views([feats[vi] for vi in chunk], views, float(cfg["noise"]), rng, g)
-                # SimCLR is SupCon with the video as the label (spec §4, P(i) = the other views).
+                # SimCLR is SupCon with the video as the label (docs/methods/lof.md §4, P(i) = the other views).
                 yield supcon_loss(lin(xb.to(dev)), ids.to(dev), float(cfg["temperature"]))
 
         history = [_train_epoch(opt, simclr_losses()) for _ in range(int(cfg["epochs"]))]

@@ -1,4 +1,4 @@
-"""LOF (seed document 000, specs/lof.md): frozen 3D-CNN snippet features -> projection head ->
+"""LOF (seed document 000, docs/methods/lof.md): frozen 3D-CNN snippet features -> projection head ->
 Local Outlier Factor novelty detection. Unsupervised: fits on normal snippets only.
 
 Two evaluation protocols (``protocol`` key, §5):
@@ -311,7 +311,7 @@ def run_thesis(cfg: dict[str, Any], videos: list[VideoData], head: ProjectionHea
     aucs = np.array([r["auc"] for r in rows])
     df = pd.DataFrame(rows)
     df.insert(2, "auc_std", np.nan)
-    # "±" over seeds read as the sample std (ddof = 1; spec §7.3 leaves it open); NaN for one seed.
+    # "±" over seeds read as the sample std (ddof = 1; docs/methods/lof.md §7.3 leaves it open); NaN for one seed.
     mean = {"seed": "mean", "auc": float(aucs.mean()), "auc_std": float(aucs.std(ddof=1)) if len(aucs) > 1 else float("nan"), "n_fit": int(df["n_fit"].mean()),
             "n_test_normal": int(df["n_test_normal"].mean()), "n_test_anomalous": int(df["n_test_anomalous"].mean())}
     df = pd.concat([df, pd.DataFrame([mean])], ignore_index=True)

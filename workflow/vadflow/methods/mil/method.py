@@ -1,4 +1,4 @@
-"""MIL ranking (Sultani et al. 2018), weakly supervised on video labels (specs/mil.md §1-§6).
+"""MIL ranking (Sultani et al. 2018), weakly supervised on video labels (docs/methods/mil.md §1-§6).
 
 Each video is a bag of 32 segments (:mod:`vadflow.methods.mil.segments32`); a 3-layer MLP scores
 each segment; the ranking loss (:func:`mil_loss`, exactly the original ``custom_objective``)
@@ -58,7 +58,7 @@ def mil_loss(
     lambda_smooth: float = 8e-5,
     lambda_weight: float = 1e-3,
 ) -> torch.Tensor:
-    """Spec §4 (original ``custom_objective``). ``f_a`` [n_a, T], ``f_n`` [n_n, T] segment scores.
+    """docs/methods/mil.md §4 (original ``custom_objective``). ``f_a`` [n_a, T], ``f_n`` [n_n, T] segment scores.
 
     L = (1/n_n)·Σ_j Σ_i max(0, 1 − M_i + M_j)       (all n_a·n_n pairs of bag maxima)
       + λ_sp·Σ_{i∈A} Σ_t f_{i,t}                     (sum over anomalous bags, not a mean)
@@ -84,7 +84,7 @@ def ekosman_loss(
     lambda_smooth: float = 8e-5,
     lambda_weight: float = 1e-3,
 ) -> torch.Tensor:
-    """The PyTorch port's variant (ekosman, spec §4), offered only as ``loss: ekosman``.
+    """The PyTorch port's variant (ekosman, docs/methods/mil.md §4), offered only as ``loss: ekosman``.
 
     Anomalous bag i is paired with normal bag i only; hinge, sparsity and smoothness are
     averaged over those pairs; the penalty is λ_w·Σ_l ‖[W_l, b_l]‖₂ (not squared, biases in).
@@ -101,7 +101,7 @@ def ekosman_loss(
 
 
 def sample_batch(rng: np.random.Generator, idx_a: np.ndarray, idx_n: np.ndarray, ba: int, bn: int) -> np.ndarray:
-    """One training batch (spec §5): ``ba`` distinct anomalous videos, then ``bn`` distinct normal
+    """One training batch (docs/methods/mil.md §5): ``ba`` distinct anomalous videos, then ``bn`` distinct normal
     ones, each from a fresh permutation of its class; no epochs."""
     return np.concatenate([idx_a[rng.permutation(len(idx_a))[:ba]], idx_n[rng.permutation(len(idx_n))[:bn]]])
 
@@ -126,7 +126,7 @@ class MIL(NeuralMethod):
         "lambda_weight": 1e-3,
         "standardize": False,
         "device": "auto",
-        "hidden": [512, 32],  # FC1, FC2 widths; seed 001 proposes [512, 64] (spec §3)
+        "hidden": [512, 32],  # FC1, FC2 widths; seed 001 proposes [512, 64] (docs/methods/mil.md §3)
         "loss": "sultani",
         "short_videos": "pad",
     }

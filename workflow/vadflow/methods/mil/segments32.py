@@ -1,4 +1,4 @@
-"""32-segment bags from clip features and the segment -> frame mapping (specs/mil.md §2, §6).
+"""32-segment bags from clip features and the segment -> frame mapping (docs/methods/mil.md §2, §6).
 
 Pure numpy; used by :mod:`vadflow.methods.mil.method` for training bags and for scoring.
 """
@@ -9,9 +9,9 @@ import numpy as np
 T = 32
 RULES = ("sultani", "seed001", "seed001_demo")
 MAPPINGS = ("auto", "clip_aligned", "sultani_exact", "nearest")
-#: the frame map each segment rule uses when ``mapping32: auto`` (spec §9 A5).
+#: the frame map each segment rule uses when ``mapping32: auto`` (docs/methods/mil.md §9 A5).
 PRESET_MAPPING = {"sultani": "clip_aligned", "seed001": "nearest", "seed001_demo": "nearest"}
-#: what happens to a video with fewer than 32 clips (spec §2 ``seed001``): ``pad`` keeps it
+#: what happens to a video with fewer than 32 clips (docs/methods/mil.md §2 ``seed001``): ``pad`` keeps it
 #: (segments repeat clips); ``skip_like_seed001`` leaves it out of training and scoring, as
 #: the seed authors' ``transform_into_segments`` raises for it.
 SHORT_VIDEOS = ("pad", "skip_like_seed001")
@@ -53,7 +53,7 @@ def _l2(x: np.ndarray) -> np.ndarray:
 
 
 def make_bag(features: np.ndarray, rule: str = "sultani") -> np.ndarray:
-    """Clip features ``[k, D]`` -> bag ``[32, D]`` float32 (spec §2).
+    """Clip features ``[k, D]`` -> bag ``[32, D]`` float32 (docs/methods/mil.md §2).
 
     * ``sultani`` [O]: segment i = mean(F[b_i:b_{i+1}]) (half-open) if b_{i+1} > b_i else
       F[b_i]. For k ≤ 17, b_31 = k−1 and segment 31 is F[k−1] alone; for k ≥ 18 the last clip
@@ -98,7 +98,7 @@ def n_clips(n_frames: int, clip_len: int, stride: int) -> int:
 def segments_to_frames(
     seg_scores: np.ndarray, n_frames: int, k: int, stride: int = 16, rule: str = "sultani", mapping: str = "auto"
 ) -> np.ndarray:
-    """32 segment scores -> ``n_frames`` frame scores (spec §6).
+    """32 segment scores -> ``n_frames`` frame scores (docs/methods/mil.md §6).
 
     * ``clip_aligned`` [O]: segment i covers clips [b_i, max(b_{i+1}, b_i+1)), i.e. frames
       stride·b_i … stride·max(b_{i+1}, b_i+1) − 1, written in order i = 0..31 (later segments

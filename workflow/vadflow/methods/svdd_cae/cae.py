@@ -1,4 +1,4 @@
-"""BCAE1: the 2-D convolutional autoencoder of seed document 004 (specs/svdd_cae.md §3).
+"""BCAE1: the 2-D convolutional autoencoder of seed document 004 (docs/methods/svdd_cae.md §3).
 
 The layer table is the author's ``C2D_AE_128_3x3``: five Conv-BN-activation encoder blocks
 (4 stride-2 3x3, then a 4x4 bottleneck with Tanh: z = 96x4x4) and six decoder blocks

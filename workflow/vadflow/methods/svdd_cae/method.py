@@ -1,4 +1,4 @@
-"""SVDD-CAE (seed document 004, specs/svdd_cae.md): BCAE1 + Deep-SVDD encoder fine-tuning.
+"""SVDD-CAE (seed document 004, docs/methods/svdd_cae.md): BCAE1 + Deep-SVDD encoder fine-tuning.
 
 One-class and unsupervised, on pixels: the method reads a frame cache (``methods.<m>.frames``
 names a ``frames:`` entry), never clip features.

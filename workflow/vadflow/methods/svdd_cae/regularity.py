@@ -1,4 +1,4 @@
-"""Frame errors of an autoencoder and the thesis's per-video regularity score (specs/svdd_cae.md §6).
+"""Frame errors of an autoencoder and the thesis's per-video regularity score (docs/methods/svdd_cae.md §6).
 
 Per frame: e(t) = sum over channels and pixels of (x - x_hat)^2 (the author's code and tables;
 the thesis text writes the L2 norm); the L1 sum, 1 - SSIM and PSNR are computed alongside

@@ -1,4 +1,4 @@
-"""Deep SVDD fine-tuning of an autoencoder's encoder (specs/svdd_cae.md §4-§5, [R] Ruff et al.).
+"""Deep SVDD fine-tuning of an autoencoder's encoder (docs/methods/svdd_cae.md §4-§5, [R] Ruff et al.).
 
 A copy of the trained BCAE1 has its encoder pulled towards the fixed centre c (the mean
 training embedding) at a tiny learning rate; the decoder is frozen, so reconstructions

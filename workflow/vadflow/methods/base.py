@@ -37,6 +37,10 @@ class VideoData:
     With ``layout == "frames"`` (a frame cache, for methods that read pixels) ``features`` is
     empty and ``frames`` is the video's :class:`~vadflow.stores.frames.FrameSource`: its
     uint8 frames, read or decoded on demand, and the frame numbers they come from.
+
+    ``crops`` is ``[C, K, D]`` when the features keep every crop (an extractor with ``crops:
+    all``) and the kind reads crops itself (:attr:`Method.reads_crops`); ``features`` is then
+    their mean. Else None: :meth:`crop_stack` gives ``features`` as one crop.
     """
 
     id: str
@@ -50,6 +54,12 @@ class VideoData:
     layout: str = "clips"
     extras: dict[str, Any] = field(default_factory=dict)
     frames: Any = None
+    crops: np.ndarray | None = None
+
+    def crop_stack(self) -> np.ndarray:
+        """``[C, K, D]`` float32: every crop, or the features as the one crop."""
+        x = self.crops if self.crops is not None else np.asarray(self.features)[None]
+        return np.asarray(x, dtype=np.float32)
 
 
 class MethodError(RuntimeError):
@@ -117,6 +127,10 @@ class Method(abc.ABC):
     #: True: ``VideoData.features`` arrive as a lazy view read by clip ranges (stores/features.py
     #: LazyRows), for features too large to hold for a whole training set (ADOR's maps).
     lazy_features: ClassVar[bool] = False
+    #: True: with ``crops: all`` features the kind gets every crop in ``VideoData.crops`` and
+    #: handles them as its paper does; False: the jobs hand over each crop as its own training
+    #: video and average the crops' frame scores (docs/datasets.md, crops).
+    reads_crops: ClassVar[bool] = False
 
     #: config keys whose values name extractors, the main one first (an empty value is no input).
     feature_keys: ClassVar[tuple[str, ...]] = ("features",)

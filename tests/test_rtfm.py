@@ -238,6 +238,21 @@ def test_eval_forward_and_every_loss_term_against_numpy(case, b):
     assert torch.equal(out.score_abnormal, out.score_normal) == (alias and b == 1)
 
 
+def test_the_originals_batch_size_one_bug_is_an_option():
+    """With one bag per class the original puts the normal bag in place of the abnormal one
+    (model.py:226-229): BCE sees one bag labelled 0 and 1, and the magnitude term is the constant
+    (|m - n| + n)^2 = m^2 with no gradient. ``single_pair_alias`` (read per loss call) reproduces it."""
+    net = tiny_net().eval()
+    g = torch.Generator().manual_seed(2)
+    normal, abnormal = torch.rand(1, 2, 8, 4, generator=g), 2 * torch.rand(1, 2, 8, 4, generator=g)
+    _, bug = core.loss(net, normal, abnormal, {"fidelity": "original"})
+    _, fixed = core.loss(net, normal, abnormal, {})
+    assert bug["magnitude_raw"] == pytest.approx(100.0 ** 2)
+    assert fixed["magnitude_raw"] != pytest.approx(100.0 ** 2)
+    s = net(normal).score_normal.item()  # the normal bag's top-k score alone
+    assert bug["cls"] == pytest.approx(-(np.log(1 - s) + np.log(s)) / 2, rel=1e-5)
+
+
 def test_loss_terms_by_hand():
     """The four regularisers and magnitude forms on numbers small enough to check by eye."""
     s = torch.tensor([[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]])

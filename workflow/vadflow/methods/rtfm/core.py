@@ -34,10 +34,10 @@ DEFAULTS: dict = {
     "lr": 1e-3,  # option.py:11 --lr '[0.001]*15000', main.py:41 lr=config.lr[0]; paper: 0.001 too
     # main.py:53-55 sets lr per step from that list; all 15000 entries are equal: no schedule
     "lr_schedule": "constant",
-    "weight_decay": 5e-3,  # main.py:41 weight_decay=0.005; the paper's text gives 0.0005
+    "weight_decay": 5e-3,  # main.py:41 weight_decay=0.005; paper text (as we read it): 0.0005
     "batch_size": 32,  # option.py:12: bags *per class* per step (main.py:20-25 two loaders, train.py:89)
     # option.py:19 --max-epoch 15000, which main.py:48-63 counts as optimiser steps (iterations),
-    # not epochs; the paper's text gives 50 epochs
+    # not epochs; paper text (as we read it): 50 epochs
     "steps": 15000,
     "shuffle": True,  # main.py:21,24 both training loaders shuffle
     "drop_last": True,  # main.py:22,25: a loader's last partial batch is never used
@@ -229,12 +229,13 @@ class Net(nn.Module):
         out = self.fuse_bn(F.relu(self.fuse(torch.cat((pyramid, local), dim=1))))
         return (out + h).permute(0, 2, 1)
 
-    def forward(self, x: torch.Tensor, n_normal: int | None = None) -> Output:
+    def forward(self, x: torch.Tensor, n_normal: int | None = None, alias: bool | None = None) -> Output:
         """``x`` ``[N, C, T, D]``: the first ``n_normal`` bags normal, the rest abnormal (as many).
 
         ``n_normal`` defaults to N // 2 (N if N == 1). With no abnormal bag (inference, N = 1) the
         normal bags stand in for the abnormal ones, as the original does (model.py:226-229);
-        ``cfg["single_pair_alias"]`` also does this whenever n_normal == 1 (the original's bug).
+        ``alias`` (default: the build cfg's ``single_pair_alias``) also does this whenever
+        n_normal == 1 (the original's bug).
         ``k`` is min(k, T) (the original's topk raises for T < 3). In training mode the dropout
         calls come in the original's order and shapes, so one torch seed gives its masks.
         """
@@ -252,7 +253,8 @@ class Net(nn.Module):
         feats = feats.view(n, c, t, d)
 
         f_nor, s_nor, m_nor = feats[:n_normal], scores[:n_normal], mags[:n_normal]
-        if n_abn == 0 or (self.alias_single_pair and n_normal == 1):
+        alias = self.alias_single_pair if alias is None else alias
+        if n_abn == 0 or (alias and n_normal == 1):
             f_abn, s_abn, m_abn = f_nor, s_nor, m_nor
         else:
             f_abn, s_abn, m_abn = feats[n_normal:], scores[n_normal:], mags[n_normal:]
@@ -346,14 +348,15 @@ def loss(net: Net, normal: torch.Tensor, abnormal: torch.Tensor, cfg: dict | Non
         total = BCE([score_normal, score_abnormal], [0]*B + [1]*B)
               + alpha · magnitude(feat_select_abn, feat_select_normal)
               + λ_smooth · smoothness(abnormal scores) + λ_sparsity · sparsity(abnormal scores)
-    in the original's order of summation. ``parts``: the weighted terms and ``total`` as floats,
-    plus ``magnitude_raw`` (unweighted).
+    in the original's order of summation. ``cfg`` (not the build's) chooses the variants, also
+    ``single_pair_alias``. ``parts``: the weighted terms and ``total`` as floats, plus
+    ``magnitude_raw`` (unweighted).
     """
     cfg = config(cfg)
     b = normal.shape[0]
     if abnormal.shape[0] != b:
         raise ValueError(f"need as many abnormal as normal bags, got {abnormal.shape[0]} and {b}")
-    out = net(torch.cat((normal, abnormal), 0), n_normal=b)
+    out = net(torch.cat((normal, abnormal), 0), n_normal=b, alias=bool(cfg["single_pair_alias"]))
     score = torch.cat((out.score_normal, out.score_abnormal), 0)
     label = torch.cat((torch.zeros(b), torch.ones(b))).to(score)
     cls = F.binary_cross_entropy(score, label)

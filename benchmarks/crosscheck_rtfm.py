@@ -21,8 +21,8 @@ original model's outputs); one whole training step (train.train with Adam as mai
 the three values it plots, then every weight and BatchNorm statistic after the step, also for
 batch size 1 with ``single_pair_alias``; the segment rule for T = 1..300 (``--quick``:
 1..120); the training item of dataset.Dataset (crops segmented one by one); and the scores and
-AUC of test_10crop.test on a few videos. Runs on CPU in well under a minute (``--quick`` in
-about half that).
+AUC of test_10crop.test on a few videos. About 32 s of CPU time (``--quick``, which skips the
+batch-size-1 step, 25 s); docs/methods/rtfm.md has the table of a full run.
 """
 from __future__ import annotations
 

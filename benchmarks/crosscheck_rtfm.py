@@ -41,7 +41,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-from vadflow.methods.rtfm import core  # noqa: E402
+from vadflow.methods.rtfm import core
 
 TOL = 1e-5
 D, C, T_TRAIN = 2048, 10, 32  # the original hard-codes 2048 features, 10 crops, 32 segments
@@ -96,7 +96,7 @@ def randomise(model: torch.nn.Module, seed: int) -> None:
                 continue
             if name.endswith("running_var") or (name.endswith(".weight") and t.ndim == 1):
                 t.copy_(0.5 + torch.rand(t.shape, generator=g))
-            elif name.endswith("running_mean") or name.endswith(".bias"):
+            elif name.endswith(("running_mean", ".bias")):
                 t.copy_(0.1 * torch.randn(t.shape, generator=g))
 
 

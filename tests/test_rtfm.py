@@ -5,6 +5,8 @@ Adam steps on a separable toy problem. The comparison with the authors' code its
 benchmarks/crosscheck_rtfm.py (it needs their checkout, so it is not run here)."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -38,7 +40,7 @@ def randomise_bn(net: core.Net, seed: int = 1) -> None:
 # ------------------------------------------------------------------------------------------
 
 def by_boundaries(f: np.ndarray, r: list[int]) -> np.ndarray:
-    return np.stack([f[a:b].mean(0) if b > a else f[a] for a, b in zip(r[:-1], r[1:])])
+    return np.stack([f[a:b].mean(0) if b > a else f[a] for a, b in itertools.pairwise(r)])
 
 
 def test_segment_boundaries_by_hand():

@@ -339,7 +339,8 @@ def smoothness_loss(abn_scores: torch.Tensor, kind: str = "per_video") -> torch.
     raise ValueError(f"unknown smoothness {kind!r}")
 
 
-def loss(net: Net, normal: torch.Tensor, abnormal: torch.Tensor, cfg: dict | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+def loss(net: Net, normal: torch.Tensor, abnormal: torch.Tensor,
+         cfg: dict | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """The loss of one training iteration (train.py:82-105) on ``[B, C, T, D]`` normal and
     abnormal bags (T = 32 segments of each crop).
 

@@ -26,8 +26,9 @@ import torch.nn.functional as F
 from torch import nn
 
 #: The reference code's hyperparameters. Values are the code's (the paper's, where they
-#: differ, are in the comment and in docs/methods/rtfm.md). The four switches at the end choose
-#: between the paper's intent (default) and the code's behaviour (:data:`ORIGINAL`).
+#: differ, are in the comment and in docs/methods/rtfm.md). Of the four switches at the end,
+#: three default to the paper's intent and ``magnitude_loss`` to the code's form (see its
+#: comment); :data:`ORIGINAL` sets all four to the code's behaviour.
 DEFAULTS: dict = {
     # --- optimisation --------------------------------------------------------------------
     "optimizer": "adam",  # main.py:40 optim.Adam (torch Adam: L2 added to the gradient, not AdamW)
@@ -50,7 +51,7 @@ DEFAULTS: dict = {
     "frames_per_snippet": 16,  # test_10crop.py:27 np.repeat(pred, 16): one score per 16 frames
     # --- network ---------------------------------------------------------------------------
     "branch_channels": 512,  # model.py:116,123,130 dilated convs, 137 1x1 conv, 150 non-local width
-    "nonlocal_channels": 256,  # model.py:26 inter_channels = in_channels // 2
+    "nonlocal_channels": None,  # None: branch_channels // 2 = 256 (model.py:25-28, at least 1)
     "fc_hidden": (512, 128),  # model.py:182-184 fc1 D->512, fc2 512->128, fc3 128->1
     "dropout": 0.7,  # model.py:186 one Dropout(0.7), applied 5 times per forward
     # --- top-k selection and losses ---------------------------------------------------------
@@ -198,7 +199,8 @@ class Net(nn.Module):
         cfg = config(cfg)
         self.cfg = cfg
         self.in_dim = int(in_dim)
-        c, ci = int(cfg["branch_channels"]), int(cfg["nonlocal_channels"])
+        c = int(cfg["branch_channels"])
+        ci = max(1, c // 2) if cfg["nonlocal_channels"] is None else int(cfg["nonlocal_channels"])
         h1, h2 = (int(h) for h in cfg["fc_hidden"])
         self.k = int(cfg["k"])
         self.alias_single_pair = bool(cfg["single_pair_alias"])

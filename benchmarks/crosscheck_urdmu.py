@@ -157,7 +157,7 @@ def run(orig_mods, rep: Report, quick: bool, batch64: bool = False) -> None:
             rep.add(f"{tag} loss {name}: total", abs(float(cost.detach()) - parts_u["total_loss"]))
             for k in ("att_loss", "N_Aatt", "A_loss", "N_loss", "A_Nloss", "triplet", "kl_loss"):
                 rep.add(f"{tag} loss {name}: {k}", abs(float(parts_o[k].detach()) - parts_u[k]))
-            rep.add(f"{tag} loss {name}: distance", abs(float(o["distance"]) - parts_u["distance"]))
+            rep.add(f"{tag} loss {name}: distance", abs(float(o["distance"].detach()) - parts_u["distance"]))
 
         # --- training steps: the original train() vs core.train_step, 3 Adam steps ---
         B, T = (4, 40) if quick else (4, 200)

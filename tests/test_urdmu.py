@@ -314,7 +314,8 @@ def test_defaults_and_optimizer():
     assert (d["lr"], d["weight_decay"], d["batch_size"], d["steps"], d["num_segments"]) == (1e-4, 5e-5, 64, 3000, 200)
     assert (d["a_nums"], d["n_nums"], d["heads"], d["dim_head"], d["depth"], d["dropout"]) == (60, 60, 4, 128, 2, 0.5)
     assert (core.ORIGINAL["local_attn_norm"], core.ORIGINAL["kl_sum"]) == ("column", "time")
-    assert (d["local_attn_norm"], d["kl_sum"], core.XD["select_metric"]) == ("row", "feature", "ap")
+    assert (d["local_attn_norm"], d["kl_sum"], d["select_metric"]) == ("row", "feature", "auc")
+    assert core.DATASETS["xd"] == {"select_metric": "ap", "n_crops": 5} and core.DATASETS["ucf"]["n_crops"] == 10
     opt = core.optimizer(small())
     assert isinstance(opt, torch.optim.Adam)
     assert (opt.defaults["lr"], opt.defaults["weight_decay"], opt.defaults["betas"]) == (1e-4, 5e-5, (0.9, 0.999))

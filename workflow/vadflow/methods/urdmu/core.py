@@ -45,7 +45,7 @@ DEFAULTS: dict[str, Any] = {
                                  # (options.py:16 num_segments=32 only reaches the test loader,
                                  # which ignores it: test videos are scored whole)
     "test_interval": 10,         # ucf_main.py:73 test when step % 10 == 0 and step > 10 (+ step 0)
-    "select_metric": "auc",      # ucf_main.py:75 best test AUC; XD: "ap" (xd_main.py:74), see XD
+    "select_metric": "auc",      # ucf_main.py:75 best test AUC; XD: "ap" (xd_main.py:74), DATASETS
     "seed": 2022,                # options.py:17, utils.set_seed (torch, numpy, random)
     # --- network (model.py WSAD, translayer.py Transformer, memory.py Memory_Unit) ---
     "embed_dim": 512,            # model.py:36 Temporal(input_size, 512)
@@ -79,10 +79,12 @@ DEFAULTS: dict[str, Any] = {
 ORIGINAL: dict[str, Any] = {**DEFAULTS, "local_attn_norm": "column", "kl_sum": "time"}
 """DEFAULTS with the released code's behaviour where it departs from the paper's intent."""
 
-XD: dict[str, Any] = {**DEFAULTS, "select_metric": "ap"}
-"""XD-Violence: the only training difference is checkpoint selection on AP (xd_main.py:74)."""
-
-N_CROPS = {"ucf": 10, "xd": 5}  # README: UCF-Crime 10-crop, XD-Violence 5-crop I3D RGB features
+DATASETS: dict[str, dict[str, Any]] = {
+    # where the UCF-Crime and XD-Violence scripts differ (training code is shared); combine as
+    # {**ORIGINAL, **DATASETS["xd"]}. n_crops: README (10-crop / 5-crop I3D RGB), core ignores it.
+    "ucf": {"select_metric": "auc", "n_crops": 10},   # ucf_main.py:75 best test AUC
+    "xd": {"select_metric": "ap", "n_crops": 5},      # xd_main.py:74 best test AP
+}
 
 
 def _cfg(cfg: dict | None) -> dict:

@@ -389,7 +389,10 @@ def loss(net: Net, normal: torch.Tensor, abnormal: torch.Tensor, cfg: dict | Non
          noise: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """One training iteration's loss (train.py:55-65 without the update): the training branch on
     :func:`training_batch`, then :func:`loss_terms`. Dropout follows ``net.training`` (call
-    ``net.train()`` first, as the original's ``train()`` does). Returns ``(total, parts)``."""
+    ``net.train()`` first, as the original's ``train()`` does). ``cfg`` gives the loss weights,
+    ``time_topk_div`` and ``train_crops``; the terms computed inside the forward (triplet and
+    distance margins, ``kl_sum``, ``local_attn_norm``) follow the cfg the net was built with.
+    Returns ``(total, parts)``: the total as a tensor, every term as a float."""
     dev = next(net.parameters()).device
     out = net(training_batch(normal, abnormal, cfg).to(dev), branch="train", noise=noise)
     total, parts = loss_terms(out, cfg)

@@ -159,7 +159,7 @@ def run(orig_mods, rep: Report, quick: bool, batch64: bool = False) -> None:
             o = orig(x)
             cost, parts_o = crit(o, label)
             torch.manual_seed(11)
-            total, parts_u = core.loss(ours, nrm, abn, cfg)
+            _, parts_u = core.loss(ours, nrm, abn, cfg)
             rep.add(f"{tag} loss {name}: total", abs(float(cost.detach()) - parts_u["total_loss"]))
             for k in ("att_loss", "N_Aatt", "A_loss", "N_loss", "A_Nloss", "triplet", "kl_loss"):
                 rep.add(f"{tag} loss {name}: {k}", abs(float(parts_o[k].detach()) - parts_u[k]))

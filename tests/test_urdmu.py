@@ -85,7 +85,7 @@ def np_forward(P, x4, cfg, branch, noise=None):
     h = np_encode(P, x4.reshape(B * C, T, D), cfg)
     ka, kn = cfg["a_nums"] // cfg["mem_topk_div"] + 1, cfg["n_nums"] // cfg["mem_topk_div"] + 1
     lin = {n: (lambda z, n=n: z @ P[n + ".weight"].T + P[n + ".bias"]) for n in ("enc_mu", "enc_logvar")}
-    crops = lambda v, b: v.reshape(b, C, -1).mean(1)                    # noqa: E731
+    crops = lambda v, b: v.reshape(b, C, -1).mean(1)
     if branch == "test":
         _, ra = np_memory(h, P["memory_a"], ka)
         _, rn = np_memory(h, P["memory_n"], kn)
@@ -97,12 +97,12 @@ def np_forward(P, x4, cfg, branch, noise=None):
     A_Natt, ran = np_memory(hn, P["memory_a"], ka)
     N_att, rn = np_memory(hn, P["memory_n"], kn)
     k = T // cfg["time_topk_div"] + 1
-    top = lambda s: np.argsort(-s, axis=-1)[:, :k]                      # noqa: E731
+    top = lambda s: np.argsort(-s, axis=-1)[:, :k]
 
     def pool(f, idx):
         return crops(np.stack([f[j, idx[j]].mean(0) for j in range(f.shape[0])]), B // 2)
 
-    unit = lambda v: v / np.linalg.norm(v, axis=-1, keepdims=True)     # noqa: E731
+    unit = lambda v: v / np.linalg.norm(v, axis=-1, keepdims=True)
     neg, anc, pos = unit(pool(ha, top(A_att))), unit(pool(hn, top(N_att))), unit(pool(ha, top(N_Aatt)))
     dist = lambda a, b: np.linalg.norm(a - b + 1e-6, axis=-1)          # torch pairwise_distance
     triplet = np.maximum(dist(anc, pos) - dist(anc, neg) + cfg["triplet_margin"], 0).mean()
@@ -127,7 +127,7 @@ def np_bce(p, y):
 def np_loss_terms(o, cfg):
     b, t = o["frame"].shape[0] // 2, o["frame"].shape[1]
     k = t // cfg["time_topk_div"] + 1
-    tk = lambda v: -np.sort(-v, axis=-1)[:, :k].mean(-1)               # noqa: E731
+    tk = lambda v: -np.sort(-v, axis=-1)[:, :k].mean(-1)
     parts = {"att_loss": np_bce(tk(o["frame"]), np.r_[np.zeros(b), np.ones(b)]),
              "N_Aatt": np_bce(tk(1 - o["N_Aatt"]), 1.0), "A_loss": np_bce(tk(o["A_att"]), 1.0),
              "N_loss": np_bce(o["N_att"], 1.0), "A_Nloss": np_bce(o["A_Natt"], 0.0),

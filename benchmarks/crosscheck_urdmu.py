@@ -6,8 +6,8 @@ Run on demand, not in CI (the original code is not part of this repository):
     PYTHONPATH=workflow python benchmarks/crosscheck_urdmu.py --original /tmp/UR-DMU [--quick] [--batch64]
 
 Default: D = 1024 (I3D) at the real bag length (T = 200) and D = 60 (the synthetic flow
-features) on short bags; --quick: D = 1024 on short bags only; --batch64: also the loss on the
-original's full batch (64 + 64 bags of 200), slow on few cores.
+features) on short bags; --quick: D = 1024 on short bags only; --batch64: the loss compared on
+the original's full batch (64 + 64 bags of 200) instead of 4 + 4, slow on few cores.
 
 The original's model.py, train.py, memory.py, translayer.py and dataset_loader.py are imported
 from that checkout (sys.path) and run unmodified on the CPU: ``Tensor.cuda`` is made a no-op for
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--original", required=True, help="path of a checkout of henrryzh1/UR-DMU")
     ap.add_argument("--quick", action="store_true", help="D = 1024 only, short bags (T = 40)")
     ap.add_argument("--batch64", action="store_true",
-                    help="also the loss on the original's full batch (64 + 64 bags of 200): slow on few cores")
+                    help="compare the loss on the original's full batch (64 + 64 bags of 200): slow on few cores")
     args = ap.parse_args(argv)
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
     mods = load_original(args.original)

@@ -160,10 +160,15 @@ class Recorder:
         return fwd
 
 
-def check_training(report: Report, tag: str, trainmod, orig0, ours0, cfg: dict, nin: np.ndarray, ain: np.ndarray, seed: int) -> None:
-    """One iteration of the original ``train()`` vs ``core.loss`` + Adam step."""
+def check_training(report: Report, tag: str, trainmod, orig0, ours0, cfg: dict, nin: np.ndarray, ain: np.ndarray, seed: int,
+                   forward: bool = False) -> None:
+    """One iteration of the original ``train()`` vs ``core.loss`` + Adam step (and, with ``forward``,
+    the five outputs of the training-mode forward inside each, same RNG state so same dropout masks)."""
     n = nin.shape[0]
     orig, ours = copy.deepcopy(orig0), copy.deepcopy(ours0)
+    outs: dict[str, tuple] = {}
+    orig.register_forward_hook(lambda mod, inp, out: outs.setdefault("orig", out))
+    ours.register_forward_hook(lambda mod, inp, out: outs.setdefault("ours", out))
     rec = Recorder()
     saved = {k: getattr(trainmod, k) for k in ("sparsity", "smooth")}
     con_cls, bce_cls = trainmod.ContrastiveLoss, torch.nn.BCELoss
@@ -187,6 +192,9 @@ def check_training(report: Report, tag: str, trainmod, orig0, ours0, cfg: dict, 
     opt.zero_grad()
     total.backward()
     opt.step()
+    if forward:
+        for name, a, b in zip(core.Out._fields, outs["ours"], outs["orig"]):
+            report.add(f"forward (train): {name}", a, b)
     con, con_n, con_a = rec.values["ContrastiveLoss"]
     report.add(f"{tag} loss: BCE", parts["bce"], rec.values["BCELoss"][0])
     report.add(f"{tag} loss: MC normal-abnormal", parts["mc_inter"], con)
@@ -230,30 +238,19 @@ def main() -> int:
     ain = np.abs(rng.normal(0, 0.5, (n, CROPS, 32, D))).astype(np.float32)
     ain[:, :, 10:14] *= 1.5  # some rows with larger magnitudes
 
-    # ---- forward, training mode (controlled dropout) and eval mode
-    for mode in ("train", "eval"):
-        orig, ours = copy.deepcopy(orig0), copy.deepcopy(ours0)
-        orig.train(mode == "train")
-        ours.train(mode == "train")
-        with torch.no_grad():
-            torch.manual_seed(3)
-            o = orig(torch.from_numpy(with_mag(np.concatenate((nin, ain)))))
-            torch.manual_seed(3)
-            m = ours(torch.from_numpy(np.concatenate((nin, ain))), n_normal=n)
-        for name, a, b in zip(core.Out._fields, m, o):
-            report.add(f"forward ({mode}): {name}", a, b)
-
-    # the magnitude channel as the loader computes it (numpy) rather than as ours (torch)
+    # ---- one training iteration (training-mode forward outputs included), then eval mode
+    check_training(report, "head", ot, orig0, ours0, cfg, nin, ain, seed=4, forward=True)
     both = np.concatenate((nin, ain))
-    np_in = np.concatenate((both, np.linalg.norm(both, axis=-1)[..., None]), axis=-1).astype(np.float32)
-    report.add("magnitude channel: numpy (loader) vs torch (ours)", with_mag(both)[..., -1], np_in[..., -1])
     orig, ours = copy.deepcopy(orig0).eval(), copy.deepcopy(ours0).eval()
     with torch.no_grad():
-        report.add("forward (eval): scores, original fed numpy norms", ours(torch.from_numpy(both)).scores,
-                   orig(torch.from_numpy(np_in))[4])
-
-    # ---- one training iteration
-    check_training(report, "head", ot, orig0, ours0, cfg, nin, ain, seed=4)
+        o = orig(torch.from_numpy(with_mag(both)))
+        m = ours(torch.from_numpy(both), n_normal=n)
+        for name, a, b in zip(core.Out._fields, m, o):
+            report.add(f"forward (eval): {name}", a, b)
+        # the magnitude channel as the loader computes it (numpy) rather than as ours (torch)
+        np_in = np.concatenate((both, np.linalg.norm(both, axis=-1)[..., None]), axis=-1).astype(np.float32)
+        report.add("magnitude channel: numpy (loader) vs torch (ours)", with_mag(both)[..., -1], np_in[..., -1])
+        report.add("forward (eval): scores, original fed numpy norms", m.scores, orig(torch.from_numpy(np_in))[4])
     if "train_release" in mods:
         rcfg = {**cfg, "regularizers": "release"}
         ours_r = copy.deepcopy(ours0)
@@ -279,7 +276,7 @@ def main() -> int:
     report.add("segment rule, T = 1..300 (32 segments)", np.array([worst]), np.array([0.0]))
 
     # ---- whole-video inference through the original test()
-    lengths = [3, 45] if args.quick else [3, 17, 130]
+    lengths = [3, 45] if args.quick else [3, 17, 64]
     for c in (10, 5, 1):
         vids = [np.abs(rng.normal(0, 0.5, (t, c, D))).astype(np.float32) for t in lengths]  # file layout [T, C, D]
         loader = [(torch.from_numpy(with_mag(v))[None], f"v{i}") for i, v in enumerate(vids)]

@@ -364,7 +364,7 @@ def loss(net: Net, normal: torch.Tensor, abnormal: torch.Tensor, cfg: dict | Non
     if c["regularizers"] == "head":
         sparse = torch.mean(torch.norm(s[:n].reshape(-1), dim=0))  # train.py:8-10, 88: an L2 norm, not L1
         smooth = torch.sum((s[:, 1:, :] - s[:, :-1, :]) ** 2)  # train.py:12-18, 90
-    else:  # ab9062c train.py:87-97
+    else:  # ab9062c train.py:8-20, 88-98
         a = s[n:].reshape(-1)
         sparse = torch.mean(torch.norm(a, dim=0))
         smooth = torch.sum((a[1:] - a[:-1]) ** 2)  # crosses video boundaries; last difference 0

@@ -55,7 +55,8 @@ def main() -> None:
                    "standardize": a.standardize}
             model = LOF(cfg)
             model.fit(train)
-            scores = model.finalize_scores({v.id: model.score(v) for v in test})
+            model.calibrate(test)  # the test-set min-max, as the train job computes it
+            scores = {v.id: model.score(v) for v in test}
             gt, sc = pool([v.frame_labels for v in test], [scores[v.id] for v in test])
             frame_aucs.append(roc_auc(gt, sc))
         thesis = run_thesis({"kind": "lof", "head": "random", "embedding_dim": dim, "thesis_seeds": a.seeds,

@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT / "workflow"))
 import vadflow.config as vc  # noqa: E402
 from vadflow.data.manifest import read_labels, read_manifest  # noqa: E402
 from vadflow.evaluation.tables import evaluate  # noqa: E402
-from vadflow.methods import get_method  # noqa: E402
-from vadflow.jobs.videos import load_videos  # noqa: E402
+from vadflow.jobs.videos import method_videos  # noqa: E402
+from vadflow.methods import get_method, load_method  # noqa: E402
 
 
 def load_config(configfiles: list[Path]) -> dict:
@@ -62,18 +62,17 @@ def val_metrics(workdir: Path, cfg: dict, dataset: str, method: str) -> dict:
     if not (table["split"] == "val").any():
         raise SystemExit(f"{res / 'manifest.csv'} has no val video: set datasets.{dataset}.generator.n_val_normal and n_val_anomalous")
     cls = get_method(params["kind"])
-    model = cls.load(res / method / "model.pt")
-    features = workdir / vc.method_features(cfg, dataset, method)
-    extra = [workdir / p for p in vc.method_extra_features(cfg, dataset, method)]
-    dets = [workdir / p for p in vc.method_detections(cfg, dataset, method)]
-    videos = load_videos(res / "manifest.csv", res / "labels.h5", features, split="val", layouts=cls.layouts,
-                         method=method, kind=params["kind"], extra_features=extra, detections=dets[0] if dets else None,
-                         lazy=cls.lazy_features)
-    scores = model.finalize_scores({v.id: model.score(v) for v in videos})
+    model = load_method(res / method / "model.pt")
+    files = vc.method_inputs(cfg, dataset, method)
+    videos = method_videos(cls, params, res / "manifest.csv", res / "labels.h5", [workdir / p for p in files["features"]],
+                           workdir / files["detections"][0] if files["detections"] else None, "val")
+    # LOF's min-max constants are the test set's (kept in the model): the val scores use the same map
+    scores = {v.id: model.score(v) for v in videos}
     rows = table[table["id"].isin(list(scores))][["id", "cls", "anomalous", "fps"]].reset_index(drop=True)
     tables = evaluate(read_labels(res / "labels.h5", list(rows["id"])), scores, rows, cfg.get("evaluation"))
     auc, f1 = tables["auc"].iloc[0], tables["f1"]
-    out = {"method": method, "features": params["features"], "videos": len(rows), "auc": auc["auc"], "ap": auc["ap"]}
+    out = {"method": method, "features": ",".join(vc.method_reads(cfg, dataset, method).features), "videos": len(rows),
+           "auc": auc["auc"], "ap": auc["ap"]}
     for r in f1[f1["report"] == "abnormal"].itertuples():
         out[f"f1@{r.k:g}"] = r.f1
     return out

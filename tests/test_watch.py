@@ -104,7 +104,7 @@ def test_realtime_end_to_end(wd):
     assert {"decode", "rgb_backbone", "flow_image", "flow_backbone", "detector", "head", "sas", "end_to_end"} <= set(res["stages"])
     assert res["streams"] == 2 and "reduced bag" in res["bag_note"]
     html = (wd / "results/synthetic/report.html").read_text()
-    assert "Real-time two-stream method" in html and "no pretraining, not comparable" in html and "reduced bag" in html
+    assert "Video-level decisions and cost" in html and "no pretraining, not comparable" in html and "reduced bag" in html
     model = torch.load(wd / "results/synthetic/realtime/model.pt", weights_only=True)
     assert model["state"]["dims"] == {"rgb": 2048, "flow": 2048, "bag": 1}  # 2S-bag, with a 1-d (class-less) bag
     with h5py.File(wd / "results/synthetic/realtime/scores.h5") as f:

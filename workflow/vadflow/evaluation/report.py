@@ -31,7 +31,7 @@ THESIS_METRICS = ("thesis_snippet_auc", "thesis_snippet_auc_std")
 #: scored 0 in the frame metrics and left out of the video-level ones.
 SKIP_METRICS = ("n_skipped_test", "n_skipped_train")
 
-SUMMARY_COLUMNS = ["method", "metric", "value", "video", "status", "error"]
+SUMMARY_COLUMNS = ["method", "metric", "value", "video", "status", "error", "test_selected"]
 
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:1200px;color:#222}
 table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
@@ -59,17 +59,29 @@ def summarise(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path],
         for rec in df.to_dict("records"):
             # A method's further score sets (other protocols) are rows "<method>:<set>".
             name = rec["method"] if rec.get("headline", True) in (True, "True", 1) else f"{rec['method']}:{rec['score_set']}"
-            rows += [{"method": name, "metric": m, "value": rec[m]} for m in AUC_METRICS + SKIP_METRICS if m in rec]
+            rows += [{"method": name, "metric": m, "value": rec[m], "test_selected": _flag(rec)}
+                     for m in AUC_METRICS + SKIP_METRICS if m in rec]
     for path in f1_csvs:
         df = pd.read_csv(path)
         for rec in df.to_dict("records"):
-            rows.append({"method": rec["method"], "metric": f"f1@{rec['k']:g}_{rec['report']}", "value": rec["f1"]})
+            rows.append({"method": rec["method"], "metric": f"f1@{rec['k']:g}_{rec['report']}", "value": rec["f1"],
+                         "test_selected": _flag(rec)})
     for d in details:
         rows.append({"method": d["method"], "metric": "n_videos_evaluated", "value": d["n_evaluated"]})
         rows.append({"method": d["method"], "metric": "n_videos_left_out", "value": len(d["left_out"])})
         rows += [{"method": d["method"], "metric": "left_out", "video": v["id"], "status": v["status"], "error": v["error"]}
                  for v in d["left_out"]]
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def _flag(rec: dict[str, Any]) -> bool:
+    """Whether a metric row comes from a model whose checkpoint was chosen on the test videos."""
+    return rec.get("test_selected", False) in (True, "True", 1)
+
+
+def test_selected(summary: pd.DataFrame) -> list[str]:
+    """Methods whose numbers come from a checkpoint chosen on the test videos (``select: test_best``)."""
+    return list(dict.fromkeys(summary.loc[summary["test_selected"] == True, "method"]))  # noqa: E712 (NaN-safe)
 
 
 def skipped_notes(auc_csvs: Sequence[str | Path]) -> list[str]:
@@ -199,6 +211,9 @@ def write_report(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path], 
     metrics = summary[summary["metric"] != "left_out"]
     wide = metrics.pivot(index="method", columns="metric", values="value")
     wide = wide.reindex([m for m in dict.fromkeys(metrics["method"])])  # the config's method order
+    chosen_on_test = test_selected(summary)
+    # every table row of a test-selected model says so
+    wide = wide.rename(index={m: f"{m} (test-selected)" for m in chosen_on_test})
     frame_cols = [c for c in AUC_METRICS if c in wide.columns]
     order = {"abnormal": 0, "normal": 1, "all": 2}
     f1_cols = sorted((c for c in wide.columns if c.startswith("f1@")),
@@ -212,6 +227,10 @@ def write_report(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path], 
         f"<style>{STYLE}</style></head><body>",
         f"<h1>vadflow report: {html.escape(dataset)}</h1>",
         *_random_init_banner(det),
+        *([f"<div class='warn'><b>Checkpoints chosen on the test set:</b> {html.escape(', '.join(chosen_on_test))} "
+           "kept the training step with the best score on the <i>test</i> videos (<code>select: test_best</code>, the "
+           "protocol of the original RTFM, UR-DMU and MGFN code). Their numbers are marked (test-selected) and are not "
+           "comparable with models selected without the test labels.</div>"] if chosen_on_test else []),
         *(_videos_section(det) if det else []),
         "<h2>Frame-level metrics (pooled over test videos)</h2>",
         _table(cols(frame_cols), left=("method",)),

@@ -38,6 +38,12 @@ def evaluate(cfg: dict[str, Any], method: str, manifest: str, labels: str, score
     extra = [tables_of(gt, sc, videos, cfg, skipped=skipped["test"], skipped_train=skipped["train"])["auc"]
              .assign(score_set=name, headline=False) for name, sc in read_score_sets(scores).items()]
     tables["auc"] = pd.concat([tables["auc"], *extra], ignore_index=True)
+    # How the model's checkpoint was chosen travels with every number it produces: test_best
+    # (the papers' test-set selection) is marked in the CSVs, the summary and the report.
+    selection = attrs.get("selection", "")
+    for key in ("auc", "f1"):
+        tables[key]["selection"] = selection
+        tables[key]["test_selected"] = selection == "test_best"
     for key, path in (("auc", auc), ("f1", f1), ("per_video", per_video), ("per_class", per_class)):
         df = tables[key]
         df.insert(0, "method", method)

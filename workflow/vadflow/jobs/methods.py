@@ -49,11 +49,14 @@ def train(cfg: dict[str, Any], manifest: str, labels: str, features: list[str], 
             model.set_validation(videos("val"))
     if head:
         model.set_head(_head(head, features[0]))
+    test = videos("test") if reads.test_at_train else None
+    if test is not None:
+        model.set_test_videos(test)
     log.info("training %s (kind %s) on %d videos", cfg.get("name"), cfg["kind"], len(train_videos))
     model.fit(train_videos)
-    if reads.test_at_train:
+    if test is not None:
         # A transductive step of the kind (LOF's test-set min-max): features only, no labels.
-        model.calibrate([v for v in videos("test") if model.skip_reason(v) is None])
+        model.calibrate([v for v in test if model.skip_reason(v) is None])
     # The extractors behind the inputs travel with the model, so `vadflow watch` can rebuild them.
     model.origin = {"features": [origin(p) for p in features]}
     if detections:

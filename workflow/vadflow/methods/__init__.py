@@ -18,6 +18,9 @@ _REGISTRY: dict[str, str] = {
     "realtime": "vadflow.methods.realtime:Realtime",
     "svdd_cae": "vadflow.methods.svdd_cae.method:SVDDCAE",
     "ador": "vadflow.methods.ador.method:ADOR",
+    "rtfm": "vadflow.methods.rtfm.method:RTFM",
+    "urdmu": "vadflow.methods.urdmu.method:URDMU",
+    "mgfn": "vadflow.methods.mgfn.method:MGFN",
 }
 
 KINDS: tuple[str, ...] = tuple(_REGISTRY)

@@ -199,6 +199,10 @@ class Method(abc.ABC):
         """A trained head (kinds with a ``head_key``), before :meth:`fit`."""
         raise MethodError(f"{self.kind} reads no trained head")
 
+    def set_test_videos(self, videos: list[VideoData]) -> None:
+        """Before :meth:`fit`, for kinds whose :meth:`reads` sets ``test_at_train``: the test
+        videos (e.g. for the papers' test-set checkpoint selection, which the scores then record)."""
+
     def calibrate(self, test: list[VideoData]) -> None:
         """After :meth:`fit`, for kinds whose :meth:`reads` sets ``test_at_train``: the test
         videos' features (never their labels), for a transductive step kept in the model."""

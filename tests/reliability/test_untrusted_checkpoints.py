@@ -14,7 +14,7 @@ import torch
 
 from vadflow.features.checkpoints import CheckpointError, read_state_dict
 from vadflow.features.lstm_clip import PretrainError, load_model as load_lstm
-from vadflow.methods import get_method
+from vadflow.methods import get_method, load_method
 from vadflow.methods.base import MethodError, VideoData
 from vadflow.methods.folds import FoldModels
 from vadflow.methods.lof.heads import load_head
@@ -50,7 +50,8 @@ MODEL_BLOB = lambda p: {"kind": "adnet", "cfg": {"kind": "adnet"}, "state": {"ne
 @pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy-pickle"])
 @pytest.mark.parametrize("loader, blob_of, error, what", [
     (lambda p: get_method("adnet").load(p), MODEL_BLOB, MethodError, "model file"),
-    (lambda p: FoldModels.load(get_method("adnet"), p), lambda p: {"kind": "adnet", "cfg": {}, "folds": [p]}, MethodError, "model file"),
+    (lambda p: FoldModels.load_folds(get_method("adnet"), p), lambda p: {"kind": "adnet", "cfg": {}, "folds": [p]}, MethodError, "model file"),
+    (load_method, MODEL_BLOB, MethodError, "model file"),
     (load_head, lambda p: {"cfg": {}, "head": p}, MethodError, "projection head file"),
     (load_lstm, lambda p: {"format": "x", "encoder": p}, PretrainError, "pretrained LSTM file"),
 ])

@@ -426,3 +426,11 @@ def test_module_imports_only_what_the_evaluation_may():
     assert ours == {"vadflow.io"}
     assert Path(rp.__file__).name == "reproduction.py"
 
+
+def test_docs_give_the_entry_count_of_every_group():
+    text = (ROOT / "docs" / "reproduction.md").read_text(encoding="utf-8")
+    stated = {g: int(n) for g, n in re.findall(r"^- \*\*(\w+)\*\* \((\d+)\)", text, flags=re.MULTILINE)}
+    counts: dict[str, int] = {}
+    for e in PUBLISHED:
+        counts[e["group"]] = counts.get(e["group"], 0) + 1
+    assert stated == counts

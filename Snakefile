@@ -17,7 +17,7 @@ shell.prefix(vc.shell_prefix(workflow.deployment_settings.deployment_method))
 wildcard_constraints:
     dataset="|".join(config["datasets"]),
     extractor="|".join(config["features"]),
-    method="|".join(config["methods"]),
+    method=vc.method_wildcard(config),
     shard=r"\d+-of-\d+",
 
 
@@ -29,6 +29,7 @@ include: "workflow/rules/lstm.smk"
 include: "workflow/rules/methods.smk"
 include: "workflow/rules/heads.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/repeats.smk"
 include: "workflow/rules/outputs.smk"
 
 

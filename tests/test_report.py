@@ -23,7 +23,7 @@ def test_summary_and_report(tmp_path):
         f1.append(tmp_path / f"{m}_f1.csv")
     summary = write_report(auc, f1, tmp_path / "summary.csv", tmp_path / "report.html", dataset="toy")
     back = pd.read_csv(tmp_path / "summary.csv")
-    assert list(back.columns) == ["method", "metric", "value", "video", "status", "error"]
+    assert list(back.columns) == ["method", "metric", "value", "video", "status", "error", "test_selected", "std", "n_repeats"]
     assert len(back) == len(summary) == 2 * (4 + 9)
     val = back.set_index(["method", "metric"])["value"]
     assert val["mlp", "auc"] == 0.6 and val["adnet", "ap"] == 0.375

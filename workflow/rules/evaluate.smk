@@ -17,6 +17,8 @@ rule evaluate:
         timelines=report(vp.TIMELINES, category="Timelines", caption="../report/timelines.rst"),
     log:
         "logs/{dataset}/{method}/evaluate.log",
+    wildcard_constraints:
+        method=vc.evaluated_pattern(config),
     conda:
         "../../envs/report.yaml"
     threads: 1

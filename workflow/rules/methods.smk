@@ -14,6 +14,8 @@ rule train:
         vp.MODEL,
     log:
         "logs/{dataset}/{method}/train.log",
+    wildcard_constraints:
+        method=vc.evaluated_pattern(config),
     conda:
         "../../envs/methods.yaml"
     threads: 2
@@ -40,6 +42,8 @@ rule score:
         vp.SCORES,
     log:
         "logs/{dataset}/{method}/score.log",
+    wildcard_constraints:
+        method=vc.evaluated_pattern(config),
     conda:
         "../../envs/methods.yaml"
     threads: 2

@@ -149,6 +149,13 @@ def cmd_resources(a: argparse.Namespace) -> None:
     methods.resources(a.model, a.manifest, a.root, a.out, frames=a.frames, threads=a.threads)
 
 
+def cmd_repeats(a: argparse.Namespace) -> None:
+    from vadflow.jobs import repeats
+
+    repeats.aggregate(a.method, a.seeds, a.auc, a.f1, a.per_video, a.per_class, a.details, a.timelines, a.out_auc, a.out_f1,
+                      a.out_per_video, a.out_per_class, a.out_details, a.out_timelines)
+
+
 def cmd_summary(a: argparse.Namespace) -> None:
     from vadflow.jobs import evaluate
 
@@ -278,6 +285,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--stats", default=None, help="also write the run summary (frames/s, latency) to this JSON file")
     sp.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     sp.add_argument("--threads", type=int, default=None)
+
+    sp = add("repeats", cmd_repeats, "a repeated method's metric files: every repeat, their mean (the headline) and std")
+    sp.add_argument("--method", required=True)
+    sp.add_argument("--seeds", type=int, nargs="+", required=True, help="each repeat's training seed, in repeat order")
+    for k in ("--auc", "--f1", "--per-video", "--per-class", "--details", "--timelines"):
+        sp.add_argument(k, nargs="+", required=True, help="the repeats' files, in repeat order")
+    for k in ("--out-auc", "--out-f1", "--out-per-video", "--out-per-class", "--out-details", "--out-timelines"):
+        sp.add_argument(k, required=True)
 
     sp = add("summary", cmd_summary, "summary.csv and report.html over methods")
     sp.add_argument("--dataset", required=True)

@@ -17,13 +17,14 @@ from __future__ import annotations
 from vadflow.config.checks import check, validate
 from vadflow.config.inputs import (dataset_inputs, default_targets, detector_inputs, feature_command, feature_inputs, head_features,
                                    head_inputs, lstm_extractors, lstm_pretrain_inputs, lstm_pretrain_params, method_detections,
-                                   method_extra_features, method_features, method_head, method_inputs, methods_pattern, methods_with_output,
-                                   output_files, per_method, require_weights, shard_names)
+                                   method_extra_features, method_features, method_head, method_inputs, method_wildcard, methods_pattern,
+                                   methods_with_output, output_files, per_method, repeat_files, repeat_seeds, repeated, repeated_pattern,
+                                   require_weights, shard_names, units, evaluated_pattern)
 from vadflow.config.runtime import asks_for_cuda, gpu_resources, job_threads, shell_prefix
 from vadflow.config.sections import (ConfigError, clip_grid, data_params, dataset_root, dataset_section, datasets_of_kind,
                                      deep_merge, detector_params, extractor_params, feature_layout, frames_params, generator_params,
                                      head_params, is_import, is_lstm, method_class, method_names, method_outputs, method_params,
-                                     method_reads, storage_dtype)
+                                     method_reads, method_repeats, method_units, split_unit, storage_dtype)
 from vadflow.io import as_json, extractor_hash
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "generator_params", "gpu_resources", "head_features", "head_inputs", "head_params", "is_import", "is_lstm", "job_threads",
     "lstm_extractors", "lstm_pretrain_inputs", "lstm_pretrain_params", "method_class", "method_detections",
     "method_extra_features", "method_features", "method_head", "method_inputs", "method_names", "method_outputs",
-    "method_params", "method_reads", "methods_pattern", "methods_with_output", "output_files", "per_method", "require_weights", "shard_names",
+    "method_params", "method_reads", "method_repeats", "method_units", "method_wildcard", "methods_pattern",
+    "methods_with_output", "evaluated_pattern", "repeat_files", "repeat_seeds", "repeated", "repeated_pattern", "split_unit", "units", "output_files", "per_method", "require_weights", "shard_names",
     "shell_prefix", "storage_dtype", "validate",
 ]

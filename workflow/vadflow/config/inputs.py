@@ -9,7 +9,8 @@ from typing import Any
 
 from vadflow import paths
 from vadflow.config.sections import (ConfigError, dataset_root, dataset_section, detector_params, extractor_params, head_params,
-                                     is_import, is_lstm, method_class, method_names, method_outputs, method_reads)
+                                     is_import, is_lstm, method_class, method_names, method_outputs, method_reads,
+                                     method_repeats, method_units)
 from vadflow.io import as_json
 
 
@@ -232,17 +233,62 @@ def method_head(config: dict, dataset: str, method: str) -> list[str]:
 
 
 def methods_with_output(config: dict, name: str) -> list[str]:
-    """Methods whose kind writes the extra output ``name`` on some dataset (its rule's
-    wildcard constraint)."""
-    return [m for m in config["methods"] if any(name in method_outputs(config, ds, m) for ds in config["datasets"])]
+    """The runs whose kind writes the extra output ``name`` on some dataset (its rule's wildcard
+    constraint): the method, or a repeated method's first repeat."""
+    return sorted({method_units(config, ds, m)[0] for m in config["methods"] for ds in config["datasets"]
+                   if name in method_outputs(config, ds, m)})
+
+
+def _pattern(names: list[str] | set[str]) -> str:
+    """A wildcard constraint matching exactly ``names`` (nothing when empty)."""
+    return "|".join(re.escape(m) for m in sorted(names, key=lambda n: (-len(n), n))) or "(?!)"
 
 
 def methods_pattern(config: dict, name: str) -> str:
     """The ``{method}`` wildcard constraint of the rule of extra output ``name``: exactly the
-    methods whose kind writes it (a pattern matching nothing when none does)."""
-    return "|".join(re.escape(m) for m in methods_with_output(config, name)) or "(?!)"
+    runs whose kind writes it (a pattern matching nothing when none does)."""
+    return _pattern(methods_with_output(config, name))
 
 
 def output_files(config: dict, dataset: str, name: str) -> list[str]:
-    """The report's file of the extra output ``name`` for every method of ``rule all`` that writes it."""
-    return [paths.output_file(name, dataset, m) for m in method_names(config) if name in method_outputs(config, dataset, m)]
+    """The report's file of the extra output ``name`` for every method of ``rule all`` that writes it
+    (a repeated method's: its first repeat's)."""
+    return [paths.output_file(name, dataset, method_units(config, dataset, m)[0]) for m in method_names(config)
+            if name in method_outputs(config, dataset, m)]
+
+
+def units(config: dict) -> set[str]:
+    """Every run's name: the methods with one run, and every repeat of the others (on any dataset)."""
+    return {u for m in config["methods"] for ds in config["datasets"] for u in method_units(config, ds, m)}
+
+
+def repeated(config: dict) -> set[str]:
+    """Methods with ``repeats`` > 1 on some dataset: their metrics are aggregated over their repeats."""
+    return {m for m in config["methods"] for ds in config["datasets"] if method_repeats(config, ds, m) > 1}
+
+
+def method_wildcard(config: dict) -> str:
+    """The Snakefile's ``{method}`` constraint: every method and every repeat."""
+    return _pattern(units(config) | set(config["methods"]))
+
+
+def evaluated_pattern(config: dict) -> str:
+    """``{method}`` of the train, score and evaluate rules: every run (not a repeated method's name)."""
+    return _pattern(units(config))
+
+
+def repeated_pattern(config: dict) -> str:
+    """``{method}`` of the rule that aggregates a repeated method's metrics over its repeats."""
+    return _pattern(repeated(config))
+
+
+def repeat_files(config: dict, pattern: str, dataset: str, method: str) -> list[str]:
+    """``pattern`` (with ``{dataset}``, ``{method}``) for every repeat of ``method``, in repeat order."""
+    return [pattern.format(dataset=dataset, method=u) for u in method_units(config, dataset, method)]
+
+
+def repeat_seeds(config: dict, dataset: str, method: str) -> list[int]:
+    """The training seed of every repeat of ``method``, in repeat order."""
+    from vadflow.config.sections import method_params
+
+    return [int(method_params(config, dataset, u).get("seed", 0)) for u in method_units(config, dataset, method)]

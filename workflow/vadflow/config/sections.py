@@ -96,8 +96,38 @@ def extractor_params(config: dict, dataset: str, extractor: str) -> dict[str, An
     return params
 
 
+#: a repeat's name: ``<method>@r<i>`` (``@`` is not allowed in a config name, so no clash).
+REPEAT_SEP = "@r"
+
+
+def split_unit(name: str) -> tuple[str, int | None]:
+    """``"adnet@r2"`` -> ``("adnet", 2)``; a plain method name -> ``(name, None)``."""
+    method, sep, i = name.partition(REPEAT_SEP)
+    return (method, int(i)) if sep and i.isdigit() else (name, None)
+
+
 def method_params(config: dict, dataset: str, method: str) -> dict[str, Any]:
-    return _stage_params(config, dataset, "methods", method)
+    """``methods.<method>`` as ``dataset`` resolves it; for a repeat ``<method>@r<i>`` the same
+    section with ``seed + i`` and its own name. ``repeats`` itself is left out: it decides which
+    units exist, not what one of them computes, so raising it trains only the new repeats."""
+    base, i = split_unit(method)
+    params = _stage_params(config, dataset, "methods", base)
+    params.pop("repeats", None)
+    if i is not None:
+        params.update(name=method, seed=int(params.get("seed", 0)) + i)
+    return params
+
+
+def method_repeats(config: dict, dataset: str, method: str) -> int:
+    """How many training seeds ``methods.<method>`` runs on ``dataset`` (``repeats``, default 1)."""
+    return int(_stage_params(config, dataset, "methods", method).get("repeats", 1) or 1)
+
+
+def method_units(config: dict, dataset: str, method: str) -> list[str]:
+    """The runs of a method (each its own train, score and evaluate jobs): itself, or with
+    ``repeats: N`` its repeats ``<method>@r0 .. @r<N-1>`` (seeds seed .. seed+N-1)."""
+    n = method_repeats(config, dataset, method)
+    return [method] if n == 1 else [f"{method}{REPEAT_SEP}{i}" for i in range(n)]
 
 
 def head_params(config: dict, dataset: str, head: str) -> dict[str, Any]:

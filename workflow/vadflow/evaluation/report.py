@@ -31,7 +31,7 @@ THESIS_METRICS = ("thesis_snippet_auc", "thesis_snippet_auc_std")
 #: scored 0 in the frame metrics and left out of the video-level ones.
 SKIP_METRICS = ("n_skipped_test", "n_skipped_train")
 
-SUMMARY_COLUMNS = ["method", "metric", "value", "video", "status", "error", "test_selected"]
+SUMMARY_COLUMNS = ["method", "metric", "value", "video", "status", "error", "test_selected", "std", "n_repeats"]
 
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:1200px;color:#222}
 table{border-collapse:collapse;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
@@ -55,23 +55,40 @@ def summarise(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path],
             rows += [{"method": rec["method"], "metric": m, "value": rec[c]}
                      for m, c in zip(THESIS_METRICS, ("auc", "auc_std"))]
     for path in auc_csvs:
-        df = pd.read_csv(path)
-        for rec in df.to_dict("records"):
+        for rec, spread in _over_repeats(pd.read_csv(path, dtype={"repeat": str}), ("score_set",)):
             # A method's further score sets (other protocols) are rows "<method>:<set>".
-            name = rec["method"] if rec.get("headline", True) in (True, "True", 1) else f"{rec['method']}:{rec['score_set']}"
-            rows += [{"method": name, "metric": m, "value": rec[m], "test_selected": _flag(rec)}
+            name = rec["method"] if _true(rec.get("headline", True)) else f"{rec['method']}:{rec['score_set']}"
+            rows += [{"method": name, "metric": m, "value": rec[m], "test_selected": _flag(rec), **spread(m)}
                      for m in AUC_METRICS + SKIP_METRICS if m in rec]
     for path in f1_csvs:
-        df = pd.read_csv(path)
-        for rec in df.to_dict("records"):
+        for rec, spread in _over_repeats(pd.read_csv(path, dtype={"repeat": str}), ("k", "report")):
             rows.append({"method": rec["method"], "metric": f"f1@{rec['k']:g}_{rec['report']}", "value": rec["f1"],
-                         "test_selected": _flag(rec)})
+                         "test_selected": _flag(rec), **spread("f1")})
     for d in details:
         rows.append({"method": d["method"], "metric": "n_videos_evaluated", "value": d["n_evaluated"]})
         rows.append({"method": d["method"], "metric": "n_videos_left_out", "value": len(d["left_out"])})
         rows += [{"method": d["method"], "metric": "left_out", "video": v["id"], "status": v["status"], "error": v["error"]}
                  for v in d["left_out"]]
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def _true(v: Any) -> bool:
+    return v in (True, "True", 1)
+
+
+def _over_repeats(df: pd.DataFrame, keys: tuple[str, ...]):
+    """The rows a summary reports of one metric table, each with a function giving a metric's
+    spread: a repeated method's ``mean`` rows with the ``std`` row beside them and the repeat
+    count (its per-repeat rows stay in its CSV), or every row of a method run once."""
+    if "repeat" not in df.columns:
+        for rec in df.to_dict("records"):
+            yield rec, lambda m: {}
+        return
+    n = int(df["repeat"].str.isdigit().sum() // max(1, len(df[df["repeat"] == "mean"])))
+    std = {tuple(r[k] for k in keys): r for r in df[df["repeat"] == "std"].to_dict("records")}
+    for rec in df[df["repeat"] == "mean"].to_dict("records"):
+        s = std.get(tuple(rec[k] for k in keys), {})
+        yield rec, (lambda m, s=s: {"std": s.get(m), "n_repeats": n})
 
 
 def _flag(rec: dict[str, Any]) -> bool:
@@ -219,8 +236,18 @@ def write_report(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path], 
     f1_cols = sorted((c for c in wide.columns if c.startswith("f1@")),
                      key=lambda c: (order.get(c.split("_", 1)[1], 3), float(c[3:].split("_", 1)[0])))
 
-    def cols(names: Sequence[str]) -> pd.DataFrame:
-        return wide[list(names)].reset_index().rename_axis(columns=None)
+    spread = metrics.pivot(index="method", columns="metric", values="std").reindex(wide.index.map(lambda m: m.removesuffix(" (test-selected)")))
+    spread.index = wide.index
+
+    def cols(names: Sequence[str], fmt: str = "{:.4f}") -> pd.DataFrame:
+        """The metric columns ``names``; a repeated method's cells read mean ± std over its repeats."""
+        df = wide[list(names)].astype(object)
+        for m in df.index:
+            for c in df.columns:
+                s = spread.at[m, c] if c in spread.columns else float("nan")
+                if pd.notna(s) and pd.notna(df.at[m, c]):
+                    df.at[m, c] = f"{fmt.format(float(df.at[m, c]))} ± {fmt.format(float(s))}"
+        return df.reset_index().rename_axis(columns=None)
 
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>vadflow report: {html.escape(dataset)}</title>",
@@ -242,7 +269,9 @@ def write_report(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path], 
                   _img(figure_png(curves_figure(det, "pr")), "Pooled frame-level precision-recall, every method",
                        "precision-recall curves")]
     if per_class_csvs:
-        pc = pd.concat([pd.read_csv(p) for p in per_class_csvs], ignore_index=True)
+        pc = pd.concat([pd.read_csv(p, dtype={"repeat": str}) for p in per_class_csvs], ignore_index=True)
+        if "repeat" in pc.columns:  # a repeated method: the mean over its repeats
+            pc = pc[pc["repeat"].isna() | (pc["repeat"] == "mean")]
         grid = pc.pivot(index="cls", columns="method", values="auc")
         grid = grid[[m for m in dict.fromkeys(pc["method"])]].rename_axis(index=None, columns=None)
         parts += ["<h2>Per-class frame AUC</h2>",
@@ -251,7 +280,7 @@ def write_report(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path], 
                        "per-class AUC heatmap"),
                   _table(grid.rename_axis(index="class").reset_index(), left=("class",))]
     parts += ["<h2>Segment F1@k</h2><p>Read the abnormal columns first: predicting everything normal scores well on "
-              "<i>all</i>.</p>", _table(cols(f1_cols), fmt="{:.2f}", left=("method",))]
+              "<i>all</i>.</p>", _table(cols(f1_cols, "{:.2f}"), fmt="{:.2f}", left=("method",))]
     if "thesis_snippet_auc" in wide.columns:
         parts += ["<h2>LOF thesis protocol</h2><p>Snippet-level ROC-AUC on the annotated test videos, mean and std over "
                   "seeds (docs/methods/lof.md): not comparable with the frame-level table above.</p>",

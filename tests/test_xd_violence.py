@@ -119,7 +119,7 @@ def test_annotations_both_published_forms(tmp_path):
     (f"{TEST_RIOT} 0 x", "expected '<name> s1 e1"),
     (f"{TEST_RIOT} 40 30", "ends before it starts"),
     (f"{TEST_RIOT} B9 1 2", "unknown event class codes"),
-    (f"Movie_label_Q 1 2", "unknown codes"),
+    ("Movie_label_Q 1 2", "unknown codes"),
 ])
 def test_malformed_annotation_names_file_and_line(tmp_path, line, pattern):
     p = tmp_path / "annotations.txt"

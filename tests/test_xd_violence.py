@@ -26,7 +26,8 @@ FOREIGN = "/media/peng/Samsung_T5/i3d-features"  # the lists' paths are the prod
     (TRAIN_VIOLENT, "B2-0-0", ("Shooting",)),
     (TEST_THREE, "G-B2-B6", ("Explosion", "Shooting", "CarAccident")),
     ("Bad.Boys.II.2003__#00-06-42_00-10-00_label_B2-G-0", "B2-G-0", ("Shooting", "Explosion")),
-    ("x__#1_label_B5", "B5", ("Abuse",)),  # two training names carry a single code without -0-0
+    ("v=l0N5tPaagbc__#1_label_G", "G", ("Explosion",)),  # two training names carry one code, no -0-0
+    ("x__#1_label_B5-0-0", "B5-0-0", ("Abuse",)),
     ("x__#1_label_B1-0-0", "B1-0-0", ("Fighting",)),
     ("x__#1_label_B4-0-0", "B4-0-0", ("Riot",)),
 ])

@@ -465,6 +465,9 @@ def load_entries(
                              classes=classes, label_code=code)
             if not classes:
                 e.frame_events = []
+                if vid in annotated:
+                    log.warning("%s:%d: video %s is normal (_label_A) but annotated; its events are ignored",
+                                files.test_annotation, annotated[vid].line, vid)
             elif vid in annotated:
                 a = annotated[vid]
                 e.raw_events = list(a.events)

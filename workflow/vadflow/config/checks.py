@@ -37,7 +37,7 @@ def check(config: dict) -> None:
     dataset_section(config, config["dataset"])
     if config["datasets"][config["dataset"]]["kind"] == "action_folder":
         raise ConfigError(f"dataset: {config['dataset']} is an action_folder dataset (no anomalies, no frame labels): "
-                          "it can pretrain an lstm extractor, but `rule all` evaluates methods on a synthetic or ucf_crime dataset")
+                          "it can pretrain an lstm extractor, but `rule all` evaluates methods on a dataset with anomalies (synthetic, ucf_crime, xd_violence, ...)")
     for name in config.get("run_methods") or []:
         if name not in config["methods"]:
             raise ConfigError(f"run_methods lists {name!r}, which is not a key of `methods:`")
@@ -50,7 +50,7 @@ def check(config: dict) -> None:
         if sec["kind"] == "synthetic" and sec.get("root", f"data/{name}") != f"data/{name}":
             raise ConfigError(f"datasets.{name}.root: a synthetic dataset is generated at data/{name}; remove the root key")
         if sec["kind"] == "synthetic" and sec.get("videos") is False:
-            raise ConfigError(f"datasets.{name}.videos: a synthetic dataset is generated as videos; videos: false is for ucf_crime datasets used through imported features")
+            raise ConfigError(f"datasets.{name}.videos: a synthetic dataset is generated as videos; videos: false is for ucf_crime and xd_violence datasets used through imported features")
         if sec["kind"] != "synthetic" and not sec.get("root"):
             raise ConfigError(f"datasets.{name}.root is required: the folder holding the videos and list files")
         for ext in sec.get("overrides", {}).get("features", {}):

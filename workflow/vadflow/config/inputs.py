@@ -162,6 +162,11 @@ def dataset_inputs(config: dict, dataset: str) -> list[str]:
         from vadflow.data.benchmarks import ground_truth_files
 
         return [str(p) for p in ground_truth_files(sec["kind"], sec["root"], sec)]
+    if sec["kind"] == "xd_violence":  # its lists and annotation (explicit paths, else found below the root)
+        from vadflow.data.xd_violence import ground_truth_files as xd_files
+
+        named = [sec[k] for k in ("train_list", "test_list", "annotation") if sec.get(k)]
+        return sorted({*named, *(str(p) for p in xd_files(sec["root"]))})
     from vadflow.data.ucf_crime import DatasetError, find_files
 
     try:

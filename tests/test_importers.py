@@ -268,7 +268,7 @@ def test_config_rejects_segments_for_clip_methods_before_any_job():
     with pytest.raises(vc.ConfigError, match=r"method 'mlp' \(kind mlp\).*extractor 'c3d'.*layout 'segments32'"):
         vc.method_features(cfg, "u", "mlp")
     # the override makes c3d an import for this dataset only: no shard jobs, import command
-    assert vc.feature_inputs(cfg, "u", "c3d") == ["results/u/manifest.csv", "p"]
+    assert vc.feature_inputs(cfg, "u", "c3d") == ["results/u/manifest.csv", "results/u/labels.h5", "p"]
     assert vc.feature_command(cfg, "u", "c3d", [], ["o.h5"]).startswith("vadflow import --cfg ")
     assert set(vc.extractor_params(cfg, "u", "c3d")) == {"name", "source", "format", "path"}
     with pytest.raises(vc.ConfigError, match="datasets.u.videos is false, but features.i3d extracts"):
@@ -440,8 +440,21 @@ def test_vadclip_ten_crops_and_all_crops(tmp_path, caplog):
     assert stacked.shape == (10, 6, 512) and stacked.dtype == np.float32 and len(sha) == 64
     np.testing.assert_array_equal(stacked, np.stack([crops[k] for k in range(10)]))
     np.testing.assert_allclose(stacked.mean(axis=0), im.load_video(fmt, files)[0], rtol=1e-6, atol=1e-6)
-    with pytest.raises(im.FeatureImportError, match="crops: all: load_video_crops reads"):
-        im.import_features(man, {**base, "crops": "all"}, tmp_path / "all.h5", progress=False)
+    # crops: all stores the ten crops once, [C, T, D]; its mean is exactly crops: mean's features
+    im.import_features(man, {**base, "crops": "all", "score_crop": 5}, tmp_path / "all.h5", progress=False)
+    with FeatureStore(tmp_path / "all.h5") as st, FeatureStore(tmp_path / "mean.h5") as mean:
+        every, attrs = st.get_crops("Abuse001_x264")
+        np.testing.assert_array_equal(every, np.stack([crops[k] for k in range(10)]))
+        assert attrs["n_crops"] == 10 and attrs["n_clips"] == 6 and attrs["tail"] == "drop" and attrs["crop_reduce"] == "all"
+        np.testing.assert_array_equal(st.get("Abuse001_x264")[0], mean.get("Abuse001_x264")[0])
+        assert st.attrs["crop_reduce"] == "all" and st.attrs["score_crop"] == "5"
+        lazy = st.rows("Abuse001_x264")
+        assert lazy.shape == (6, 512)
+        np.testing.assert_array_equal(lazy[2:4], mean.get("Abuse001_x264")[0][2:4])
+        with h5py.File(tmp_path / "all.h5") as f:  # stored once: one dataset of C·T·D values per video
+            assert f["Abuse001_x264"].shape == (10, 6, 512) and len(f.keys()) == 1
+    with pytest.raises(im.FeatureImportError, match="score_crop = 5: a scoring crop applies to crops: all only"):
+        im.check_config({**base, "crops": "mean", "score_crop": 5}, "features.clip")
 
 
 def test_all_crops_of_every_layout(tmp_path):

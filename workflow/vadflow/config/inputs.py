@@ -56,15 +56,15 @@ def lstm_pretrain_params(config: dict, dataset: str, extractor: str) -> dict[str
 
 def feature_inputs(config: dict, dataset: str, extractor: str) -> list[str]:
     """Inputs of the one rule that writes ``features/{extractor}.h5``: the shard receipts of
-    an extracting extractor, or the manifest and the source folder of an imported one.
+    an extracting extractor, or the manifest, the labels and the source folder of an imported one.
 
     Import vs extract is read per (dataset, extractor) from ``features.<ext>.source`` with
     ``datasets.<ds>.overrides.features.<ext>`` merged in, so one rule serves both and
     Snakemake never sees two producers of the same file.
     """
     params = extractor_params(config, dataset, extractor)
-    if is_import(params):
-        return [paths.MANIFEST.format(dataset=dataset), params["path"]]
+    if is_import(params):  # labels.h5: its label policy names the videos whose snippets miss their labelled span
+        return [paths.MANIFEST.format(dataset=dataset), paths.LABELS.format(dataset=dataset), params["path"]]
     if is_lstm(params):  # derived from the frame-sequence cache and the pretrained LSTM, no decoding
         return [paths.FEATURES.format(dataset=dataset, extractor=params["sequences"]), paths.LSTM_MODEL.format(dataset=dataset, extractor=extractor)]
     if not dataset_section(config, dataset).get("videos", True):
@@ -98,7 +98,8 @@ def feature_command(config: dict, dataset: str, extractor: str, inputs: Any, out
     out = shlex.quote(str(output[0] if not isinstance(output, str) else output))
     if is_import(params):
         manifest = shlex.quote(paths.MANIFEST.format(dataset=dataset))
-        return f"vadflow import --cfg {shlex.quote(as_json(params))} --manifest {manifest} --out {out}"
+        labels = shlex.quote(paths.LABELS.format(dataset=dataset))
+        return f"vadflow import --cfg {shlex.quote(as_json(params))} --manifest {manifest} --labels {labels} --out {out}"
     if is_lstm(params):
         frames, model = (shlex.quote(str(p)) for p in inputs)
         return f"vadflow lstm-features --cfg {shlex.quote(as_json(params))} --frames {frames} --model {model} --out {out}"

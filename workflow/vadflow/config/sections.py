@@ -61,7 +61,7 @@ def _stage_params(config: dict, dataset: str, stage: str, name: str) -> dict[str
 
 #: the keys an imported extractor uses; the extraction keys the schema fills in (weights,
 #: batch_size, ...) are dropped, so they neither rerun an import nor land in its attrs.
-IMPORT_KEYS = ("name", "source", "format", "path", "crops", "missing", "clip_len", "stride", "dtype")
+IMPORT_KEYS = ("name", "source", "format", "path", "crops", "score_crop", "missing", "clip_len", "stride", "dtype")
 
 
 #: the keys an lstm extractor (source: lstm, the Xception-LSTM clip extractor) uses; as for an

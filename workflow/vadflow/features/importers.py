@@ -161,11 +161,18 @@ def check_config(cfg: dict[str, Any], where: str) -> None:
     crops = cfg.get("crops", "mean")
     if fmt.crops in ("none", "single") and "crops" in cfg:
         raise FeatureImportError(f"{where}.crops: format {fmt.name} has no crops; remove the key")
-    if crops == CROPS_ALL:
-        raise FeatureImportError(f"{where}.crops: all: load_video_crops reads [C, T, D], but the import job does not "
-                                 "store crops yet; use 'mean' or a crop index")
-    if crops != "mean" and not (isinstance(crops, int) and not isinstance(crops, bool) and 0 <= crops < MAX_CROPS):
-        raise FeatureImportError(f"{where}.crops = {crops!r}: expected 'mean' or a crop index 0-{MAX_CROPS - 1}")
+    if crops not in ("mean", CROPS_ALL) and not _crop_index(crops):
+        raise FeatureImportError(f"{where}.crops = {crops!r}: expected 'mean', 'all' or a crop index 0-{MAX_CROPS - 1}")
+    score_crop = cfg.get("score_crop", "mean")
+    if score_crop != "mean" and crops != CROPS_ALL:
+        raise FeatureImportError(f"{where}.score_crop = {score_crop!r}: a scoring crop applies to crops: all only "
+                                 f"(crops is {crops!r}); remove the key or set crops: all")
+    if score_crop != "mean" and not _crop_index(score_crop):
+        raise FeatureImportError(f"{where}.score_crop = {score_crop!r}: expected 'mean' or a crop index 0-{MAX_CROPS - 1}")
+
+
+def _crop_index(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_CROPS
 
 
 # -- readers -------------------------------------------------------------------------------
@@ -449,8 +456,13 @@ def tail_for(fmt: Format, vid: str, n_clips: int, n_frames: int, clip_len: int, 
 
 
 # -- the job -------------------------------------------------------------------------------
-def import_features(manifest: str | Path, cfg: dict[str, Any], out: str | Path, progress: bool = True) -> dict[str, Any]:
+
+def import_features(manifest: str | Path, cfg: dict[str, Any], out: str | Path, progress: bool = True,
+                    labels: str | Path | None = None) -> dict[str, Any]:
     """Write ``out`` from the public feature files of every ``ok`` manifest video.
+
+    ``labels`` (the dataset's labels.h5): its label policy; under XD-Violence's, a video whose
+    16·T frames differ from the frames its labels cover is warned about, naming both.
 
     ``cfg`` is the resolved extractor section (``vadflow.config.extractor_params``). A video
     without a source file is an error listing the expected names, unless ``missing: skip``
@@ -459,7 +471,8 @@ def import_features(manifest: str | Path, cfg: dict[str, Any], out: str | Path, 
     from tqdm import tqdm
 
     from vadflow.io import as_json, extractor_hash
-    from vadflow.data.manifest import read_manifest
+    from vadflow.data.manifest import ALL_FRAMES, read_label_attrs, read_manifest
+    from vadflow.data.xd_violence import POLICIES, warn_length_mismatch
     from vadflow.features.writer import FeatureWriter
 
     name = cfg.get("name", "imported")
@@ -467,6 +480,7 @@ def import_features(manifest: str | Path, cfg: dict[str, Any], out: str | Path, 
     fmt = get_format(cfg["format"])
     crops = cfg.get("crops", "mean") if fmt.crops not in ("none", "single") else None
     sel = "mean" if crops is None else crops  # never `crops or ...`: crop 0 is falsy
+    keep_all = sel == CROPS_ALL  # every crop stored once, [C, T, D] (stores/features.py reads mean or crops)
     clip_len = int(cfg.get("clip_len") or fmt.clip_len)
     stride = int(cfg.get("stride") or fmt.stride)
     # float32 unless asked otherwise: the readers return float32 and every format's values fit it
@@ -489,21 +503,28 @@ def import_features(manifest: str | Path, cfg: dict[str, Any], out: str | Path, 
     found = [r for r in rows.itertuples() if sources[r.id]]
     if not found:
         raise FeatureImportError(f"no {fmt.name} file ({want}) under {cfg['path']} matches any of the {len(rows)} manifest videos")
-    if sel != "mean":
+    if sel not in ("mean", CROPS_ALL):
         log.warning("%s: keeping crop %s only; %s", name, crops, CROP_ORDER_NOTE)
-    crop_reduce = "none" if crops is None else ("mean" if crops == "mean" else f"crop:{crops}")
+    crop_reduce = "none" if crops is None else (str(crops) if crops in ("mean", CROPS_ALL) else f"crop:{crops}")
+    score_crop = cfg.get("score_crop", "mean")
+    if keep_all and score_crop != "mean":
+        log.warning("%s: methods train on every crop and score crop %s only (score_crop); %s", name, score_crop, CROP_ORDER_NOTE)
+
+    def load(files: dict[int, Path]) -> tuple[np.ndarray, str]:
+        return load_video_crops(fmt, files) if keep_all else load_video(fmt, files, sel)
     chash = extractor_hash({k: v for k, v in cfg.items() if k not in NON_VALUE_KEYS})
     weights = f"imported:{fmt.name}"
 
-    first, _ = load_video(fmt, sources[found[0].id], sel)
-    dim = int(first.shape[1])
+    first, _ = load(sources[found[0].id])
+    dim = int(first.shape[-1])
     if fmt.dim and dim != fmt.dim:
         log.warning("%s: %d-d features, %s files are usually %d-d", name, dim, fmt.name, fmt.dim)
     file_attrs = {"extractor": name, "backbone": fmt.backbone, "config_hash": chash, "weights": weights,
                   "config": as_json(cfg), "layout": fmt.layout, "dim": dim, "source": "import",
                   "source_format": fmt.name, "source_path": str(cfg["path"]), "producer": fmt.producer,
-                  "crop_reduce": crop_reduce}
-    stats: dict[str, Any] = {"videos": 0, "missing": len(missing), "tail": {}}
+                  "crop_reduce": crop_reduce, **({"score_crop": str(score_crop)} if keep_all else {})}
+    stats: dict[str, Any] = {"videos": 0, "missing": len(missing), "tail": {}, "length_mismatch": 0}
+    label_policy = read_label_attrs(labels)["label_policy"] if labels else ALL_FRAMES
     log.info("importing %s (%s, layout %s, crops %s) from %s: %d of %d manifest videos have files",
              name, fmt.name, fmt.layout, crop_reduce, cfg["path"], len(found), len(rows))
     with FeatureWriter(out, file_attrs) as writer:
@@ -514,18 +535,21 @@ def import_features(manifest: str | Path, cfg: dict[str, Any], out: str | Path, 
                         ", ".join(missing[:5]), " ..." if len(missing) > 5 else "")
         for r in tqdm(found, desc=f"import {name}", unit="video", disable=not progress):
             files = sources[r.id]
-            x, sha = load_video(fmt, files, sel)
+            x, sha = load(files)
             src = ";".join(str(files[k]) for k in sorted(files))
-            if x.shape[1] != dim:
-                raise FeatureImportError(f"{src}: {x.shape[1]}-d features, the first video ({found[0].id}) has {dim}")
+            if x.shape[-1] != dim:
+                raise FeatureImportError(f"{src}: {x.shape[-1]}-d features, the first video ({found[0].id}) has {dim}")
+            n_rows = x.shape[1] if keep_all else len(x)
             n_frames = int(r.frames)
             attrs = {"extractor": name, "backbone": fmt.backbone, "clip_len": clip_len, "stride": stride,
                      "fps": float(r.fps) or 30.0, "n_frames": n_frames, "config_hash": chash, "weights": weights,
                      "layout": fmt.layout, "source_format": fmt.name, "source_file": src, "source_sha256": sha,
                      "crop_reduce": crop_reduce}
+            if keep_all:
+                attrs["n_crops"] = int(x.shape[0])
             if fmt.crops == "files":
                 attrs["crops_used"] = json.dumps(sorted(files))
-                if sel == "mean" and len(files) < fmt.n_crops:
+                if sel in ("mean", CROPS_ALL) and len(files) < fmt.n_crops:
                     stats["partial_crops"] = stats.get("partial_crops", 0) + 1
             if fmt.layout == "segments32":
                 norms = np.linalg.norm(x.astype(np.float64), axis=1)
@@ -534,10 +558,17 @@ def import_features(manifest: str | Path, cfg: dict[str, Any], out: str | Path, 
                     log.warning("video %s: %s rows %s are not unit-norm (norms %s)", r.id, src, off[:5].tolist(),
                                 np.round(norms[off[:5]], 4).tolist())
             else:
-                attrs["tail"] = tail_for(fmt, r.id, len(x), n_frames, clip_len, stride, src)
+                attrs["tail"] = tail_for(fmt, r.id, n_rows, n_frames, clip_len, stride, src)
                 stats["tail"][attrs["tail"]] = stats["tail"].get(attrs["tail"], 0) + 1
+                if label_policy in POLICIES:
+                    # XD's GT covers 16·T frames: snippets covering other frames are named, never trimmed
+                    stats["length_mismatch"] += warn_length_mismatch(r.id, int(r.label_frames), n_rows, label_policy,
+                                                                     clip_len, src) is not None
             writer.add(r.id, x, attrs, dtype=dtype)
             stats["videos"] += 1
+    if stats["length_mismatch"]:
+        log.warning("%d videos: %s's snippets cover other frames than their labels (label policy %s); each is named above",
+                    stats["length_mismatch"], name, label_policy)
     if stats.get("partial_crops"):
         log.warning("%d videos have fewer than %d crop files; their features are the mean of the crops found "
                     "(attr crops_used)", stats["partial_crops"], fmt.n_crops)

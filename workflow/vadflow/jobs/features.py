@@ -18,10 +18,10 @@ def extract(cfg: dict[str, Any], root: str, manifest: str, shard: str, out: str,
     extract_shard(manifest, root, cfg, shard, out, cache_dir=cache, progress=progress)
 
 
-def import_features(cfg: dict[str, Any], manifest: str, out: str, progress: bool = True) -> None:
+def import_features(cfg: dict[str, Any], manifest: str, out: str, progress: bool = True, labels: str | None = None) -> None:
     from vadflow.features.importers import import_features as run
 
-    run(manifest, cfg, out, progress=progress)
+    run(manifest, cfg, out, progress=progress, labels=labels)
 
 
 def merge(shards: list[str], out: str) -> None:

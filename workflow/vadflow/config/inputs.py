@@ -9,7 +9,7 @@ from typing import Any
 
 from vadflow import paths
 from vadflow.config.sections import (ConfigError, dataset_root, dataset_section, detector_params, extractor_params, head_params,
-                                     is_import, is_lstm, method_class, method_names, method_outputs, method_reads)
+                                     is_concat, is_import, is_lstm, method_class, method_names, method_outputs, method_reads)
 from vadflow.io import as_json
 
 
@@ -67,6 +67,8 @@ def feature_inputs(config: dict, dataset: str, extractor: str) -> list[str]:
         return [paths.MANIFEST.format(dataset=dataset), paths.LABELS.format(dataset=dataset), params["path"]]
     if is_lstm(params):  # derived from the frame-sequence cache and the pretrained LSTM, no decoding
         return [paths.FEATURES.format(dataset=dataset, extractor=params["sequences"]), paths.LSTM_MODEL.format(dataset=dataset, extractor=extractor)]
+    if is_concat(params):  # its inputs' feature files, in order
+        return [paths.FEATURES.format(dataset=dataset, extractor=e) for e in params["inputs"]]
     if not dataset_section(config, dataset).get("videos", True):
         raise ConfigError(
             f"datasets.{dataset}.videos is false, but features.{extractor} extracts from videos (source: extract); "
@@ -93,7 +95,7 @@ def require_weights(config: dict, dataset: str, extractor: str) -> None:
 def feature_command(config: dict, dataset: str, extractor: str, inputs: Any, output: Any) -> str:
     """Shell command of that rule (its ``params``, so editing an import key reruns the import):
     ``vadflow import`` for an imported extractor, ``vadflow lstm-features`` for an lstm one,
-    else ``vadflow merge`` of the shard receipts."""
+    ``vadflow concat`` for a concat one, else ``vadflow merge`` of the shard receipts."""
     params = extractor_params(config, dataset, extractor)
     out = shlex.quote(str(output[0] if not isinstance(output, str) else output))
     if is_import(params):
@@ -103,6 +105,8 @@ def feature_command(config: dict, dataset: str, extractor: str, inputs: Any, out
     if is_lstm(params):
         frames, model = (shlex.quote(str(p)) for p in inputs)
         return f"vadflow lstm-features --cfg {shlex.quote(as_json(params))} --frames {frames} --model {model} --out {out}"
+    if is_concat(params):
+        return f"vadflow concat --cfg {shlex.quote(as_json(params))} --out {out} " + " ".join(shlex.quote(str(p)) for p in inputs)
     return f"vadflow merge --out {out} " + " ".join(shlex.quote(str(p)) for p in inputs)
 
 

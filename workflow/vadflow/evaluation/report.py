@@ -158,7 +158,8 @@ def _provenance_section(details: Sequence[dict[str, Any]]) -> list[str]:
         rows.append({"method": d["method"], "kind": p.get("kind", ""), "features": p.get("features", ""),
                      "backbone": p.get("backbone", ""),
                      "weights": f"{weights}: not comparable to published numbers" if weights == RANDOM_INIT else weights,
-                     "detections": p.get("detections", ""),
+                     "detections": p.get("detections", ""), "crops": p.get("crops", ""),
+                     "feature alignment": p.get("feature_alignment", ""),
                      "feature config hash": p.get("feature_config_hash", ""), "method config hash": p.get("config_hash", ""),
                      "package versions": ", ".join(f"{k} {v}" for k, v in sorted(json.loads(p.get("versions", "{}")).items()))})
     cols = list(rows[0]) if rows else []

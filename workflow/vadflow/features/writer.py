@@ -54,6 +54,11 @@ class FeatureWriter:
     def fail(self, vid: str, message: str) -> None:
         self._failed[vid] = message
 
+    def set_file_attrs(self, attrs: dict[str, Any]) -> None:
+        """File attrs known only once every video is written (e.g. how many needed aligning)."""
+        for k, v in attrs.items():
+            self._f.attrs[k] = v
+
     def close(self, exc: BaseException | None = None) -> None:
         """Rename the file into place; with ``exc`` (the writer failed) remove it and re-raise,
         a disk error as ArtifactWriteError naming the file (atomic_path)."""

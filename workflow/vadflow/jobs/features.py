@@ -1,5 +1,6 @@
-"""Feature-stage jobs: extraction shards, imports of public feature files, the merge, the frame
-cache, the Xception-LSTM clip extractor, and object detection on clip centre frames."""
+"""Feature-stage jobs: extraction shards, imports of public feature files, the merge, feature sets
+joined per snippet (concat), the frame cache, the Xception-LSTM clip extractor, and object
+detection on clip centre frames."""
 from __future__ import annotations
 
 import logging
@@ -22,6 +23,12 @@ def import_features(cfg: dict[str, Any], manifest: str, out: str, progress: bool
     from vadflow.features.importers import import_features as run
 
     run(manifest, cfg, out, progress=progress, labels=labels)
+
+
+def concat(cfg: dict[str, Any], inputs: list[str], out: str, progress: bool = True) -> None:
+    from vadflow.features.concat import concat_features
+
+    concat_features(cfg, inputs, out, progress=progress)
 
 
 def merge(shards: list[str], out: str) -> None:

@@ -101,3 +101,31 @@ def test_single_label_pools_are_errors():
     with pytest.raises(ValueError, match="needs both anomalous and normal frames"):
         fm.ap_trapezoid(np.zeros(4), np.arange(4.0))
     assert np.isnan(fm.anomalous_only(LABELS, SCORES, [False, False, False])["auc_a"])
+
+
+def test_the_evaluate_table_holds_both_aps_and_the_headline():
+    """The tie example above, as one anomalous and one normal video, through the evaluate job's
+    table: ap (step-wise) 34/45 and ap_trapz (the papers') 37/45; XD-Violence's headline is the
+    trapezoid one, UCF-Crime's the AUC."""
+    import pandas as pd
+
+    from vadflow.evaluation.tables import evaluate, headline_metric
+
+    labels = {"a": np.array([1, 0, 1, 1]), "n": np.array([0, 0])}
+    scores = {"a": np.array([0.9, 0.8, 0.8, 0.3]), "n": np.array([0.3, 0.1])}
+    videos = pd.DataFrame({"id": ["a", "n"], "cls": ["Explosion", "Normal"], "anomalous": [True, False],
+                           "classes": ["Explosion|Shooting", "Normal"]})
+    assert headline_metric("xd_violence") == "ap_trapz" and headline_metric("ucf_crime") == headline_metric("synthetic") == "auc"
+    out = evaluate(labels, scores, videos, headline=headline_metric("xd_violence"))
+    row = out["auc"].iloc[0]
+    assert row["ap"] == pytest.approx(34 / 45) and row["ap_trapz"] == pytest.approx(37 / 45) == row["pr_auc_trapz"]
+    assert row["headline_metric"] == "ap_trapz" and row["headline_value"] == pytest.approx(37 / 45)
+    # AUC_A over video a: positives 0.9, 0.8, 0.3 against the negative 0.8: (1 + 1/2 + 0) / 3
+    assert row["auc_a"] == pytest.approx(1 / 2)
+    # its step AP: 0.9+ (P 1), the 0.8 tie (P 2/3 at R 2/3), 0.3+ (P 3/4): (1 + 2/3 + 3/4) / 3
+    assert row["ap_a"] == pytest.approx(29 / 36)
+    assert row["far"] == 0.0  # normal frames 0.3, 0.1 are below 0.5
+    # the two-class video counts in both classes, each pooled with the normal video
+    pc = out["per_class"].set_index("cls")
+    assert list(pc.index) == ["Explosion", "Shooting"] and (pc["n_videos"] == 1).all() and (pc["n_multi"] == 1).all()
+    assert pc.loc["Shooting", "ap_trapz"] == pytest.approx(37 / 45)

@@ -307,3 +307,69 @@ def test_no_list_is_an_error_with_the_layout(tmp_path):
     with pytest.raises(DatasetError, match="no XD-Violence list") as err:
         xd.load_entries(tmp_path / "xd")
     assert "rgb_test.list" in str(err.value) and "annotations.txt" in str(err.value)
+
+
+# -- the manifest and the evaluation with videos: XDVioDet's GT length, scores cut with a warning --
+#: decoded frame counts whose (n - 1) % 16 is 0, 1 and 15 (the test videos), and two training ones
+DECODED = {TEST_THREE: 49, TEST_RIOT: 34, TEST_NORMAL: 48, TRAIN_VIOLENT: 65, TRAIN_NORMAL: 40}
+
+
+def test_manifest_with_videos_labels_the_official_span(tmp_path, caplog):
+    import json
+
+    import pandas as pd
+
+    from vadflow.data.manifest import VideoInfo, build_manifest, read_label_attrs, read_manifest, write_manifest
+    from vadflow.jobs.evaluate import evaluate
+    from vadflow.stores.scores import write_scores
+
+    root = write_layout(tmp_path / "xd", videos=True, flow=False)
+
+    def probe(path):  # the decoder's facts, without decoding (the files are empty)
+        return VideoInfo(DECODED[ann.video_id(path.name)], 24.0, 64, 48, "fake")
+
+    table, labels, facts = build_manifest({"kind": "xd_violence", "root": str(root)}, probe=probe, probe_errors=(OSError,),
+                                          progress=False)
+    by = table.set_index("id")
+    # by hand: n - 1 frames, then (n - 1) % 16 more dropped: 49 -> 48, 34 -> 32, 48 -> 32
+    assert {v: int(by.loc[v, "label_frames"]) for v in (TEST_THREE, TEST_RIOT, TEST_NORMAL)} == {TEST_THREE: 48, TEST_RIOT: 32,
+                                                                                                  TEST_NORMAL: 32}
+    assert {v: len(labels[v]) for v in (TEST_THREE, TEST_RIOT, TEST_NORMAL)} == {TEST_THREE: 48, TEST_RIOT: 32, TEST_NORMAL: 32}
+    assert int(by.loc[TEST_THREE, "frames"]) == 49 and facts["label_policy"] == "xd_official"
+    # annotations.txt: TEST_THREE 0 20 30 40, TEST_RIOT 5 17 ([s, e) frames)
+    assert labels[TEST_THREE].tolist() == [1] * 20 + [0] * 10 + [1] * 10 + [0] * 8
+    assert labels[TEST_RIOT].tolist() == [0] * 5 + [1] * 12 + [0] * 15
+    assert by.loc[TEST_THREE, "classes"] == "Explosion|Shooting|CarAccident" and by.loc[TEST_THREE, "cls"] == "Explosion"
+    assert TRAIN_VIOLENT not in labels  # weak labels only
+    man, lab = tmp_path / "manifest.csv", tmp_path / "labels.h5"
+    write_manifest(table, labels, man, lab, attrs={"kind": "xd_violence", "label_policy": facts["label_policy"]})
+    assert read_label_attrs(lab) == {"kind": "xd_violence", "label_policy": "xd_official"}
+    assert read_manifest(man).set_index("id").loc[TEST_RIOT, "label_frames"] == 32
+
+    # a method scores every decoded frame; the evaluation keeps the labelled span and says so per video
+    rng = np.random.default_rng(3)
+    scores = {v: rng.random(DECODED[v]) for v in (TEST_THREE, TEST_RIOT, TEST_NORMAL)}
+    write_scores(tmp_path / "scores.h5", scores, attrs={"method": "m", "main_set": "main", "left_out": "{}"})
+    out = {k: tmp_path / f"{k}.csv" for k in ("auc", "f1", "per_video", "per_class")}
+    with caplog.at_level(logging.WARNING):
+        evaluate({}, "m", str(man), str(lab), str(tmp_path / "scores.h5"), str(out["auc"]), str(out["f1"]),
+                 str(out["per_video"]), str(out["per_class"]), str(tmp_path / "evaluation.json"), str(tmp_path / "t.png"))
+    for vid, n, m in ((TEST_THREE, 49, 48), (TEST_RIOT, 34, 32), (TEST_NORMAL, 48, 32)):
+        assert f"video {vid}: {n} frame scores, the labels (policy xd_official) cover {m} frames" in caplog.text
+    doc = json.loads((tmp_path / "evaluation.json").read_text())
+    assert doc["scores_cut"] == {TEST_THREE: 1, TEST_RIOT: 2, TEST_NORMAL: 16} and doc["label_policy"] == "xd_official"
+    from sklearn.metrics import auc as trapz, average_precision_score, precision_recall_curve, roc_auc_score
+
+    ids = [TEST_THREE, TEST_RIOT, TEST_NORMAL]  # manifest order
+    gt = np.concatenate([labels[v] for v in ids])
+    sc = np.concatenate([scores[v][: len(labels[v])] for v in ids])
+    p, r, _ = precision_recall_curve(gt, sc)
+    row = pd.read_csv(out["auc"]).iloc[0]
+    assert row["auc"] == pytest.approx(roc_auc_score(gt, sc), abs=1e-6) and row["n_frames"] == 112
+    assert row["ap"] == pytest.approx(average_precision_score(gt, sc), abs=1e-6)
+    assert row["ap_trapz"] == pytest.approx(trapz(r, p), abs=1e-6) and row["headline_metric"] == "ap_trapz"
+    per_class = pd.read_csv(out["per_class"]).set_index("cls")
+    # the three-label video counts in each of its classes; Riot holds the other violent video
+    assert sorted(per_class.index) == ["CarAccident", "Explosion", "Riot", "Shooting"]
+    assert per_class.loc["Shooting", "n_multi"] == 1 and per_class.loc["Riot", "n_multi"] == 0
+    assert (per_class["n_normal_videos"] == 1).all()

@@ -240,3 +240,68 @@ def test_the_fields_metrics_with_xd_violences_headline(xd_run):
 def test_nothing_to_redo(xd_run):
     wd, _ = xd_run
     assert planned_jobs(wd, "results/xd/summary.csv") == {}
+
+
+# -- with videos: the same adapter finds <name>.mp4, extraction runs, the official GT span is kept --
+#: decoded frames per video: the test videos' (n - 1) % 16 are 0, 1 and 15 (labels 48, 32 and 32 frames)
+DECODED = {"Bad.Boys.1995__#00-26-51_00-27-53_label_B2-0-0": 56, "v=l0N5tPaagbc__#1_label_G": 65,
+           "A.Beautiful.Mind.2001__#00-01-45_00-02-50_label_A": 40, "v=aaaaaaaaaaa__#1_label_A": 49,
+           THREE: 49, "v=S-7rRLrxnVQ__#1_label_B4-0-0": 34, "Election.2005__#00-03-35_00-05-05_label_A": 48}
+
+
+@pytest.fixture(scope="module")
+def xd_videos(tmp_path_factory):
+    from conftest import write_mp4
+
+    wd = tmp_path_factory.mktemp("xd_videos")
+    root = wd / "XD-Violence"
+    (root / "list").mkdir(parents=True)
+    names = [(n, s) for n, s, _ in VIDEOS if n in DECODED]
+    for split, fname, folder in (("train", "rgb.list", "RGB"), ("test", "rgb_test.list", "RGBTest")):
+        (root / "list" / fname).write_text("".join(f"{FOREIGN}/i3d-features/{folder}/{n}__{k}.npy\n"
+                                                   for n, s in names if s == split for k in range(5)))
+    events = {THREE: [(16, 40)], "v=S-7rRLrxnVQ__#1_label_B4-0-0": [(0, 20)]}
+    (root / "list" / "annotations.txt").write_text("\n".join(f"{n} " + " ".join(f"{s} {e}" for s, e in ev) for n, ev in events.items()))
+    for i, (name, split) in enumerate(names):
+        n = DECODED[name]
+        frames = np.full((n, 48, 64, 3), 90, np.uint8)
+        moving = np.zeros(n, bool)
+        for s, e in events.get(name, [(n // 3, 2 * n // 3)] if violent(name) else []):
+            moving[s:e] = True
+        for j in np.flatnonzero(moving):  # a bright square running across: motion where the violence is
+            x = (j * 7) % 48
+            frames[j, 12:30, x:x + 16] = 230
+        write_mp4(root / "videos" / f"part{i % 2}" / f"{name}.mp4", frames, fps=24)
+    write_config(wd, {"dataset": "xd", "datasets": {"xd": {"kind": "xd_violence", "root": str(root)}},
+                      "features": {"flow": {"backbone": "flow", "resize": 48, "shards": 1}},
+                      "methods": {"mil": {**MIL, "features": "flow"}, "adnet": {**ADNET, "features": "flow"}}})
+    snakemake(wd, "results/xd/summary.csv")
+    return wd, events
+
+
+def test_with_videos_the_official_gt_span_and_the_cut_scores(xd_videos):
+    wd, events = xd_videos
+    man = pd.read_csv(results(wd, "manifest.csv"), keep_default_na=False).set_index("id")
+    assert {n: int(man.loc[n, "frames"]) for n in DECODED} == DECODED and (man["fps"] == 24.0).all()
+    # 16·floor((n - 1) / 16): 49 -> 48, 34 -> 32, 48 -> 32 (and 56 -> 48, 65 -> 64, 40 -> 32)
+    assert {n: int(man.loc[n, "label_frames"]) for n in DECODED} == {n: 16 * ((d - 1) // 16) for n, d in DECODED.items()}
+    test = [n for n in man.index if man.loc[n, "split"] == "test"]
+    with h5py.File(results(wd, "labels.h5")) as f:
+        assert f.attrs["label_policy"] == "xd_official"
+        gt = {v: f[v][()] for v in test}
+    assert gt[THREE].tolist() == [0] * 16 + [1] * 24 + [0] * 8
+    for method in ("mil", "adnet"):
+        with h5py.File(results(wd, method, "scores.h5")) as f:
+            scores = {v: f[v][()] for v in test}
+        assert {v: len(s) for v, s in scores.items()} == {v: DECODED[v] for v in test}  # every decoded frame scored
+        log = (wd / "logs" / "xd" / method / "evaluate.log").read_text()
+        for v in test:
+            assert f"video {v}: {DECODED[v]} frame scores, the labels (policy xd_official) cover {len(gt[v])} frames" in log
+        doc = json.loads(results(wd, method, "evaluation.json").read_text())
+        assert doc["scores_cut"] == {v: DECODED[v] - len(gt[v]) for v in test}
+        g = np.concatenate([gt[v] for v in test])
+        sc = np.concatenate([scores[v][: len(gt[v])] for v in test])
+        row = pd.read_csv(results(wd, f"{method}_auc.csv")).iloc[0]
+        assert row["n_frames"] == 48 + 32 + 32 and row["ap"] == pytest.approx(average_precision_score(g, sc), abs=1e-5)
+        p, r, _ = precision_recall_curve(g, sc)
+        assert row["ap_trapz"] == pytest.approx(trapz(r, p), abs=1e-5) and row["headline_metric"] == "ap_trapz"

@@ -79,9 +79,6 @@ def _check_detectors(config: dict) -> None:
             params = detector_params(config, ds, name)
             if params["backend"] == "precomputed" and not (params.get("precomputed") or {}).get("path"):
                 raise ConfigError(f"detectors.{name}.precomputed.path is required for backend: precomputed (dataset {ds})")
-            if params["backend"] not in ("precomputed", "none") and not dsec.get("videos", True):
-                raise ConfigError(f"detectors.{name}: backend {params['backend']} detects on video frames, but datasets.{ds}.videos "
-                                  f"is false; import detections (backend: precomputed) for this dataset")
 
 
 def _check_heads(config: dict) -> None:

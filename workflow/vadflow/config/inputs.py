@@ -15,10 +15,16 @@ from vadflow.io import as_json
 
 def detector_inputs(config: dict, dataset: str, detector: str) -> list[str]:
     """Files the detect job reads besides the manifest: the imported file/folder of a
-    ``precomputed`` detector; the videos otherwise (not listed: the manifest stands for them)."""
+    ``precomputed`` detector; the videos otherwise (not listed: the manifest stands for them),
+    which a ``videos: false`` dataset lacks (an error naming the keys)."""
     params = detector_params(config, dataset, detector)
     if params["backend"] == "precomputed":
         return [str((params.get("precomputed") or {}).get("path"))]
+    if params["backend"] != "none" and not dataset_section(config, dataset).get("videos", True):
+        # checked when the detections are asked for, as for extraction: a videos: false dataset can
+        # share a config whose other datasets detect on frames
+        raise ConfigError(f"detectors.{detector}: backend {params['backend']} detects on video frames, but "
+                          f"datasets.{dataset}.videos is false; import detections (backend: precomputed) for this dataset")
     return []
 
 

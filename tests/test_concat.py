@@ -62,7 +62,7 @@ def test_truncate_joins_each_crop_with_its_flow_crop_and_the_audio(xd_sets):
 
 
 def test_repeat_last_extends_the_shorter_input(xd_sets):
-    tmp_path, files, rgb, flow, audio = xd_sets
+    tmp_path, files, _, flow, _ = xd_sets
     cfg = {"name": "av", "source": "concat", "inputs": ["rgb", "flow"], "align": "repeat_last"}
     concat_features(cfg, [files["rgb"], files["flow"]], tmp_path / "rl.h5", progress=False)
     with FeatureStore(tmp_path / "rl.h5") as st:

@@ -139,8 +139,8 @@ def test_a_kind_that_reads_crops_gets_them_all(kinds, xd):
 def test_folds_keep_a_videos_crops_together(kinds, xd):
     """train_split: test_folds on crop samples: every test video is scored by a model that saw
     none of its crops."""
-    tmp_path, man, raw, files = xd
-    model, scores, _ = run(tmp_path, man, files["all"], "spy", "f_all", train_split="test_folds", folds=2)
+    tmp_path, man, _, files = xd
+    model, _, _ = run(tmp_path, man, files["all"], "spy", "f_all", train_split="test_folds", folds=2)
     from vadflow.methods.folds import fold_of
 
     for vid in (XD_T, XD_TN):

@@ -166,7 +166,7 @@ def test_crops_stored_once_and_trained_on_five_times_the_samples(xd_run):
     assert all_model.origin["crops"]["train_samples"] == 5 * n_train == 40
     with h5py.File(results(wd, "mil", "scores.h5")) as f:
         assert "training on each of the 5 crops" in f.attrs["crops"] and "the mean of the crops' frame scores" in f.attrs["crops"]
-        got = {v: f[v][()] for v in f.keys()}
+        got = {v: f[v][()] for v in f}
     # the scores are the mean of the per-crop scores, each crop scored by the trained model alone
     from vadflow.methods.base import VideoData
 
@@ -280,7 +280,7 @@ def xd_videos(tmp_path_factory):
 
 
 def test_with_videos_the_official_gt_span_and_the_cut_scores(xd_videos):
-    wd, events = xd_videos
+    wd, _ = xd_videos
     man = pd.read_csv(results(wd, "manifest.csv"), keep_default_na=False).set_index("id")
     assert {n: int(man.loc[n, "frames"]) for n in DECODED} == DECODED and (man["fps"] == 24.0).all()
     # 16·floor((n - 1) / 16): 49 -> 48, 34 -> 32, 48 -> 32 (and 56 -> 48, 65 -> 64, 40 -> 32)

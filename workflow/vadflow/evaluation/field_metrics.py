@@ -14,7 +14,7 @@ All take per-video frame labels and frame scores (the pooling order is the calle
   points overstates precision, so it is usually the higher of the two.
 * :func:`ap_stepwise`, ``sklearn.metrics.average_precision_score``: Σ (R_n − R_{n−1})·P_n, no
   interpolation. VadCLIP (``src/xd_test.py``: ``average_precision_score(gt, np.repeat(ap, 16))``)
-  reports this one; so does this project's ``ap`` column (specs/metrics.md §4).
+  reports this one; so does this project's ``ap`` column (docs/metrics.md §4).
 
 Neither is comparable with the other; a table must say which. Both are computed on the
 frames the caller gives: the published XD scripts expand snippet scores with
@@ -35,8 +35,8 @@ MIST / WSAL (``cal_false_alarm(scores, labels)``) binarises with ``score > 0.5``
 ``comparison=">"``. RTFM's and UR-DMU's published test scripts compute no false-alarm rate.
 
 **Per class** (:func:`per_class_metrics`): for each anomaly class, that class's anomalous
-videos plus **all** normal test videos (specs/metrics.md §3.4, as
-:func:`frame_metrics.per_class_auc`); a video with several classes (XD-Violence's
+videos plus **all** normal test videos (docs/metrics.md §3.4: the per-class table of every
+dataset's evaluation); a video with several classes (XD-Violence's
 ``_label_B2-G-B6``) counts in every one of them, all its annotated frames positive for each.
 """
 from __future__ import annotations

@@ -35,7 +35,8 @@ log a D other than the published one; the CLIP formats accept any), and a crop-f
 reads whatever crop files exist. XD-Violence features cover ⌊(n−1)/16⌋ snippets of an
 n-frame video (tail ``xd_official``, see :mod:`vadflow.data.xd_violence`); 16·T frames from
 a ``videos: false`` manifest give tail ``drop``. :func:`load_video_crops` returns every crop,
-``[C, T, D]`` (``crops: all``; not yet stored by :func:`import_features`).
+``[C, T, D]``, which ``crops: all`` stores once per video (attr ``n_crops``; the readers give their
+mean or every crop, and jobs/crops.py hands them to the methods).
 
 Values are stored as float32 unless the extractor's ``dtype`` says float16 (``dtype: auto``,
 the default, resolves to float32 for imports in ``vadflow.config.storage_dtype``): the readers

@@ -35,7 +35,7 @@ class CropPlan:
     crop_reduce: str = ""  # the feature file's own record (mean, crop:k, all, none; "" when extracted)
 
     @classmethod
-    def of(cls, kind: type[Method], features: str | Path, lazy: bool = False) -> "CropPlan":
+    def of(cls, kind: type[Method], features: str | Path, lazy: bool = False) -> CropPlan:
         """The plan for ``kind`` reading ``features`` (a feature file, or a frame cache: no crops)."""
         if is_frames_file(features):
             return cls(False, bool(kind.reads_crops))

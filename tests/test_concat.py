@@ -122,3 +122,27 @@ def test_config_resolves_and_checks_concat():
     bad["features"]["av"]["align"] = "pad"
     with pytest.raises(vc.ConfigError, match="features.av.align"):
         vc.validate(bad)
+
+
+def test_the_config_examples_of_the_xd_violence_page_validate():
+    """Every yaml example of docs/datasets_xd_violence.md, merged over config/config.yaml as
+    --configfile merges it (with a dataset where the example has none), passes the schema and the
+    cross-key checks, and config/xd_violence.yaml does too."""
+    import re
+
+    import yaml
+
+    from conftest import ROOT
+
+    text = (ROOT / "docs" / "datasets_xd_violence.md").read_text()
+    blocks = re.findall(r"^```yaml\n(.*?)^```", text, re.M | re.S)
+    assert len(blocks) >= 5
+    base = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    xd = {"datasets": {"xd": {"kind": "xd_violence", "root": "data/xd_violence", "videos": False}}}
+    for block in [*blocks, (ROOT / "config" / "xd_violence.yaml").read_text()]:
+        example = yaml.safe_load(block)
+        cfg = vc.deep_merge(vc.deep_merge(base, xd), example)
+        cfg["dataset"] = example.get("dataset") or next(iter(example.get("datasets") or {"xd": None}))
+        vc.validate(cfg)
+        for name in example.get("features", {}):  # each example's extractors resolve
+            assert vc.feature_layout(cfg, cfg["dataset"], name) == "clips", name

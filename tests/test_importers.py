@@ -268,7 +268,7 @@ def test_config_rejects_segments_for_clip_methods_before_any_job():
     with pytest.raises(vc.ConfigError, match=r"method 'mlp' \(kind mlp\).*extractor 'c3d'.*layout 'segments32'"):
         vc.method_features(cfg, "u", "mlp")
     # the override makes c3d an import for this dataset only: no shard jobs, import command
-    assert vc.feature_inputs(cfg, "u", "c3d") == ["results/u/manifest.csv", "p"]
+    assert vc.feature_inputs(cfg, "u", "c3d") == ["results/u/manifest.csv", "results/u/labels.h5", "p"]
     assert vc.feature_command(cfg, "u", "c3d", [], ["o.h5"]).startswith("vadflow import --cfg ")
     assert set(vc.extractor_params(cfg, "u", "c3d")) == {"name", "source", "format", "path"}
     with pytest.raises(vc.ConfigError, match="datasets.u.videos is false, but features.i3d extracts"):
@@ -347,3 +347,185 @@ def test_imports_are_stored_float32_by_default_and_lossless(sultani_import, ucf_
                     assert np.array_equal(np.round(f[vid][()].astype(np.float64), 6), np.round(text, 6))
         errors[dtype] = err
     assert errors["float32"] < 1e-7 and 1e-5 < errors["float16"] < 1e-4, errors
+
+
+# -- XD-Violence and CLIP layouts: files as published, small T ---------------------------------
+XD_A = "Bad.Boys.1995__#01-11-55_01-12-40_label_G-B2-B6"
+XD_N = "Election.2005__#00-03-35_00-05-05_label_A"
+
+
+def xd_features(root, rng, t_rgb: dict[str, int]) -> dict[str, dict[int, np.ndarray]]:
+    """i3d-features/RGBTest/<name>__<k>.npy ([T, 1024], 5 crops) beside FlowTest files of the
+    same names with one snippet fewer, and vggish-features/test/<name>__vggish.npy ([T, 128])."""
+    rgb = {}
+    for vid, t in t_rgb.items():
+        rgb[vid] = {k: rng.normal(size=(t, 1024)).astype(np.float32) for k in range(5)}
+        for k, x in rgb[vid].items():
+            for folder, arr in (("RGBTest", x), ("FlowTest", x[:-1] + 100)):
+                (root / "i3d-features" / folder).mkdir(parents=True, exist_ok=True)
+                np.save(root / "i3d-features" / folder / f"{vid}__{k}.npy", arr)
+        (root / "vggish-features" / "test").mkdir(parents=True, exist_ok=True)
+        np.save(root / "vggish-features" / "test" / f"{vid}__vggish.npy", rng.normal(size=(t, 128)).astype(np.float32))
+    return rgb
+
+
+def test_xd_i3d_reads_rgb_beside_flow(tmp_path, caplog):
+    rgb = xd_features(tmp_path / "xd", np.random.default_rng(5), {XD_A: 3, XD_N: 4})
+    # 64 frames: 63 // 16 = 3 snippets (XDVioDet's n - 1) -> tail xd_official; 64 = 16 * 4 (videos: false) -> drop
+    man = write_table(tmp_path / "m.csv", {XD_A: (64, "test"), XD_N: (64, "test")})
+    base = {"name": "xd_rgb", "source": "import", "format": "xd_i3d", "path": str(tmp_path / "xd" / "i3d-features"),
+            "dtype": "float32"}
+    with caplog.at_level(logging.WARNING):
+        stats = im.import_features(man, base, tmp_path / "mean.h5", progress=False)
+    assert not caplog.text  # five crops are all XD-Violence has; 1024-d is the published size
+    assert stats["tail"] == {"xd_official": 1, "drop": 1}
+    with FeatureStore(tmp_path / "mean.h5") as st:
+        assert st.attrs["source_format"] == "xd_i3d" and st.attrs["backbone"] == "inception-i3d"
+        for vid, crops in rgb.items():
+            got, attrs = st.get(vid)
+            want = sum(crops[k].astype(np.float64) for k in range(5)) / 5
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+            assert got.shape == (len(want), 1024) and attrs["crops_used"] == "[0, 1, 2, 3, 4]"
+            assert "/RGBTest/" in attrs["source_file"] and "FlowTest" not in attrs["source_file"]
+    im.import_features(man, {**base, "crops": 3}, tmp_path / "k3.h5", progress=False)
+    with FeatureStore(tmp_path / "k3.h5") as st:
+        np.testing.assert_array_equal(st.get(XD_A)[0], rgb[XD_A][3])
+        assert st.get(XD_A)[1]["crop_reduce"] == "crop:3"
+
+
+def test_xd_flow_and_vggish(tmp_path, caplog):
+    rgb = xd_features(tmp_path / "xd", np.random.default_rng(6), {XD_A: 3})
+    man = write_table(tmp_path / "m.csv", {XD_A: (64, "test")})
+    root = str(tmp_path / "xd")
+    with caplog.at_level(logging.WARNING):
+        im.import_features(man, {"name": "f", "source": "import", "format": "xd_flow", "path": root}, tmp_path / "f.h5",
+                           progress=False)
+    assert not caplog.text
+    with FeatureStore(tmp_path / "f.h5") as st:
+        got, attrs = st.get(XD_A)
+        assert got.shape == (2, 1024) and attrs["tail"] == "xd_short"  # one snippet fewer than RGB
+        np.testing.assert_allclose(got, np.mean([rgb[XD_A][k][:-1] + 100 for k in range(5)], axis=0), rtol=1e-6)
+    im.import_features(man, {"name": "a", "source": "import", "format": "xd_vggish", "path": root}, tmp_path / "a.h5",
+                       progress=False)
+    with FeatureStore(tmp_path / "a.h5") as st:
+        got, attrs = st.get(XD_A)
+        want = np.load(tmp_path / "xd" / "vggish-features" / "test" / f"{XD_A}__vggish.npy")
+        np.testing.assert_array_equal(got, want)
+        assert got.shape == (3, 128) and attrs["crop_reduce"] == "none" and attrs["tail"] == "xd_official"
+    with pytest.raises(im.FeatureImportError, match="features.a.crops: format xd_vggish has no crops"):
+        im.check_config({"format": "xd_vggish", "path": root, "crops": 0}, "features.a")
+
+
+def test_vadclip_ten_crops_and_all_crops(tmp_path, caplog):
+    rng = np.random.default_rng(7)
+    crops = {k: rng.normal(size=(6, 512)).astype(np.float32) for k in range(10)}
+    (tmp_path / "UCFClipFeatures" / "Abuse").mkdir(parents=True)
+    for k, x in crops.items():  # VadCLIP's UCF-Crime layout <Class>/<Video>__<k>.npy
+        np.save(tmp_path / "UCFClipFeatures" / "Abuse" / f"Abuse001_x264__{k}.npy", x)
+    man = write_table(tmp_path / "m.csv", {"Abuse001_x264": (100, "test")})
+    base = {"name": "clip", "source": "import", "format": "vadclip", "path": str(tmp_path / "UCFClipFeatures")}
+    with caplog.at_level(logging.WARNING):
+        im.import_features(man, base, tmp_path / "mean.h5", progress=False)
+    assert not caplog.text  # 512-d CLIP: any D, no warning
+    with FeatureStore(tmp_path / "mean.h5") as st:
+        got, attrs = st.get("Abuse001_x264")
+        np.testing.assert_allclose(got, np.mean(np.stack(list(crops.values())).astype(np.float64), axis=0), rtol=1e-6, atol=1e-6)
+        assert got.shape == (6, 512) and attrs["tail"] == "drop" and st.attrs["dim"] == 512
+    im.import_features(man, {**base, "crops": 7}, tmp_path / "k7.h5", progress=False)
+    with FeatureStore(tmp_path / "k7.h5") as st:
+        np.testing.assert_array_equal(st.get("Abuse001_x264")[0], crops[7])
+    fmt = im.get_format("vadclip")
+    files = im.files_of(fmt, "Abuse001_x264", im.index_files(tmp_path / "UCFClipFeatures"), im.CROPS_ALL)
+    stacked, sha = im.load_video_crops(fmt, files)
+    assert stacked.shape == (10, 6, 512) and stacked.dtype == np.float32 and len(sha) == 64
+    np.testing.assert_array_equal(stacked, np.stack([crops[k] for k in range(10)]))
+    np.testing.assert_allclose(stacked.mean(axis=0), im.load_video(fmt, files)[0], rtol=1e-6, atol=1e-6)
+    # crops: all stores the ten crops once, [C, T, D]; its mean is exactly crops: mean's features
+    im.import_features(man, {**base, "crops": "all", "score_crop": 5}, tmp_path / "all.h5", progress=False)
+    with FeatureStore(tmp_path / "all.h5") as st, FeatureStore(tmp_path / "mean.h5") as mean:
+        every, attrs = st.get_crops("Abuse001_x264")
+        np.testing.assert_array_equal(every, np.stack([crops[k] for k in range(10)]))
+        assert attrs["n_crops"] == 10 and attrs["n_clips"] == 6 and attrs["tail"] == "drop" and attrs["crop_reduce"] == "all"
+        np.testing.assert_array_equal(st.get("Abuse001_x264")[0], mean.get("Abuse001_x264")[0])
+        assert st.attrs["crop_reduce"] == "all" and st.attrs["score_crop"] == "5"
+        lazy = st.rows("Abuse001_x264")
+        assert lazy.shape == (6, 512)
+        np.testing.assert_array_equal(lazy[2:4], mean.get("Abuse001_x264")[0][2:4])
+        with h5py.File(tmp_path / "all.h5") as f:  # stored once: one dataset of C·T·D values per video
+            assert f["Abuse001_x264"].shape == (10, 6, 512) and len(f.keys()) == 1
+    with pytest.raises(im.FeatureImportError, match="score_crop = 5: a scoring crop applies to crops: all only"):
+        im.check_config({**base, "crops": "mean", "score_crop": 5}, "features.clip")
+
+
+def test_all_crops_of_every_layout(tmp_path):
+    rng = np.random.default_rng(8)
+    ten = rng.normal(size=(4, 10, 6)).astype(np.float32)  # RTFM [T, 10, D]
+    np.save(tmp_path / "Abuse001_x264_i3d.npy", ten)
+    x, _ = im.load_video_crops(im.get_format("rtfm_npy"), {0: tmp_path / "Abuse001_x264_i3d.npy"})
+    np.testing.assert_array_equal(x, ten.transpose(1, 0, 2))
+    first = np.moveaxis(ten, 1, 0).copy()  # UR-DMU [10, T, D]
+    np.save(tmp_path / "Abuse002_x264_i3d.npy", first)
+    x, _ = im.load_video_crops(im.get_format("urdmu_npy"), {0: tmp_path / "Abuse002_x264_i3d.npy"})
+    np.testing.assert_array_equal(x, first)
+    np.save(tmp_path / "Abuse003_x264.npy", ten[:, 0])  # CLIP-TSA, one crop
+    x, _ = im.load_video_crops(im.get_format("cliptsa"), {0: tmp_path / "Abuse003_x264.npy"})
+    assert x.shape == (1, 4, 6)
+    with pytest.raises(im.FeatureImportError, match="segments32"):
+        im.load_video_crops(im.get_format("sultani_txt"), {0: tmp_path / "Abuse003_x264.npy"})
+
+
+def test_cliptsa_single_file(tmp_path, caplog):
+    rng = np.random.default_rng(9)
+    (tmp_path / "features" / "test" / "abnormal").mkdir(parents=True)
+    (tmp_path / "features" / "test" / "normal").mkdir(parents=True)
+    a = rng.normal(size=(3, 768)).astype(np.float32)  # a ViT-L CLIP: any D
+    n = rng.normal(size=(4, 1, 768)).astype(np.float32)  # [T, 1, D], what CLIP-TSA's loader reshapes to
+    np.save(tmp_path / "features" / "test" / "abnormal" / f"{XD_A}.npy", a)
+    np.save(tmp_path / "features" / "test" / "normal" / f"{XD_N}.npy", n)
+    man = write_table(tmp_path / "m.csv", {XD_A: (64, "test"), XD_N: (64, "test")})
+    cfg = {"name": "tsa", "source": "import", "format": "cliptsa", "path": str(tmp_path / "features")}
+    with caplog.at_level(logging.WARNING):
+        im.import_features(man, cfg, tmp_path / "t.h5", progress=False)
+    assert not caplog.text
+    with FeatureStore(tmp_path / "t.h5") as st:
+        np.testing.assert_array_equal(st.get(XD_A)[0], a)
+        np.testing.assert_array_equal(st.get(XD_N)[0], n[:, 0])
+        assert st.get(XD_A)[1]["tail"] == "xd_official" and st.get(XD_N)[1]["tail"] == "drop"
+    bad = tmp_path / "features" / "test" / "normal" / f"{XD_N}.npy"
+    np.save(bad, rng.normal(size=(4, 2, 768)).astype(np.float32))
+    with pytest.raises(im.FeatureImportError, match=r"expected \[T>0, D\] \(one vector per snippet, no crops\), got shape \[4, 2, 768\]") as err:
+        im.import_features(man, cfg, tmp_path / "bad.h5", progress=False)
+    assert str(bad) in str(err.value) and not (tmp_path / "bad.h5").exists()
+
+
+def test_malformed_or_mismatched_crop_files_name_them(tmp_path):
+    rgb = xd_features(tmp_path / "xd", np.random.default_rng(10), {XD_A: 3})
+    man = write_table(tmp_path / "m.csv", {XD_A: (64, "test")})
+    cfg = {"name": "x", "source": "import", "format": "xd_i3d", "path": str(tmp_path / "xd")}
+    folder = tmp_path / "xd" / "i3d-features" / "RGBTest"
+    np.save(folder / f"{XD_A}__2.npy", rgb[XD_A][2][:2])  # crop 2 one snippet short
+    with pytest.raises(im.FeatureImportError, match="crop files disagree in shape") as err:
+        im.import_features(man, cfg, tmp_path / "o.h5", progress=False)
+    assert f"{XD_A}__2.npy [2, 1024]" in str(err.value) and f"{XD_A}__0.npy [3, 1024]" in str(err.value)
+    (folder / f"{XD_A}__2.npy").write_bytes(b"not an npy file")
+    with pytest.raises(im.FeatureImportError, match="not a readable .npy array") as err:
+        im.import_features(man, cfg, tmp_path / "o.h5", progress=False)
+    assert str(folder / f"{XD_A}__2.npy") in str(err.value)
+    (folder / f"{XD_A}__2.npy").unlink()  # a gap: the mean of four crops is fine, stacking is not
+    fmt = im.get_format("xd_i3d")
+    files = im.files_of(fmt, XD_A, im.index_files(tmp_path / "xd", fmt.folders), im.CROPS_ALL)
+    assert sorted(files) == [0, 1, 3, 4]
+    with pytest.raises(im.FeatureImportError, match=r"crops \[2\] are missing beside .*__0.npy"):
+        im.load_video_crops(fmt, files)
+    assert im.load_video(fmt, files)[0].shape == (3, 1024)
+
+
+def test_index_folders_fall_back_to_the_whole_tree(tmp_path):
+    """A copy without RGB/ folders (PEL4VAD keeps xd-i3d/test/<name>__<k>.npy) is read whole."""
+    (tmp_path / "xd-i3d" / "test").mkdir(parents=True)
+    np.save(tmp_path / "xd-i3d" / "test" / f"{XD_A}__0.npy", np.ones((3, 4), np.float32))
+    assert list(im.index_files(tmp_path / "xd-i3d", ("RGB", "RGBTest"))) == [f"{XD_A}__0.npy"]
+    (tmp_path / "xd-i3d" / "RGB").mkdir()
+    np.save(tmp_path / "xd-i3d" / "RGB" / f"{XD_N}__0.npy", np.ones((3, 4), np.float32))
+    assert list(im.index_files(tmp_path / "xd-i3d", ("RGB", "RGBTest"))) == [f"{XD_N}__0.npy"]
+    assert list(im.index_files(tmp_path / "xd-i3d" / "RGB", ("rgb",))) == [f"{XD_N}__0.npy"]

@@ -84,6 +84,13 @@ def scratch(tmp_path_factory, fixtures_dir) -> Path:
         for key in ("root", "ground_truth"):
             if sec.get(key):
                 (d / sec[key]).mkdir(parents=True, exist_ok=True)
+    # XD-Violence from its feature files (README "XD-Violence and CLIP features"): the root and the
+    # folders its imports read; empty is enough to build the DAG
+    xd = yaml.safe_load((ROOT / "config/xd_violence.yaml").read_text())
+    for sec in [*xd["datasets"].values(), *xd["features"].values()]:
+        for key in ("root", "path"):
+            if sec.get(key):
+                (d / sec[key]).mkdir(parents=True, exist_ok=True)
     ucf = d / cfg["datasets"]["ucf_crime"]["root"]
     for name in ("Anomaly_Train.txt", "Temporal_Anomaly_Annotation.txt"):
         shutil.copy(fixtures_dir / name, ucf / name)

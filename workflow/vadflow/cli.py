@@ -57,7 +57,13 @@ def cmd_extract(a: argparse.Namespace) -> None:
 def cmd_import(a: argparse.Namespace) -> None:
     from vadflow.jobs import features
 
-    features.import_features(_cfg(a.cfg), a.manifest, a.out, progress=not a.quiet)
+    features.import_features(_cfg(a.cfg), a.manifest, a.out, progress=not a.quiet, labels=a.labels)
+
+
+def cmd_concat(a: argparse.Namespace) -> None:
+    from vadflow.jobs import features
+
+    features.concat(_cfg(a.cfg), a.inputs, a.out, progress=not a.quiet)
 
 
 def cmd_merge(a: argparse.Namespace) -> None:
@@ -192,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("import", cmd_import, "import public feature files (source: import) into one feature file")
     for k in ("--cfg", "--manifest", "--out"):
         sp.add_argument(k, required=True)
+    sp.add_argument("--labels", default=None, help="the dataset's labels.h5: its label policy names length mismatches")
+
+    sp = add("concat", cmd_concat, "join several feature files of the same videos per snippet (source: concat)")
+    for k in ("--cfg", "--out"):
+        sp.add_argument(k, required=True)
+    sp.add_argument("inputs", nargs="+", help="the input feature files, in the order of the extractor's inputs")
 
     sp = add("merge", cmd_merge, "merge the videos that shard receipts list into one feature file")
     sp.add_argument("--out", required=True)

@@ -49,4 +49,6 @@ def score_attrs(cfg: Mapping[str, Any], feature_attrs: Mapping[str, Any],
         "versions": json.dumps(package_versions(), sort_keys=True),
         **({"detections": f"{detection_attrs.get('detector', '?')}: {describe(str(detection_attrs.get('backend', '?')))}"}
            if detection_attrs is not None else {}),
+        # several feature sets joined per snippet (features/concat.py): which, and how their lengths were aligned
+        **({"feature_alignment": str(feature_attrs["alignment"])} if "alignment" in feature_attrs else {}),
     }

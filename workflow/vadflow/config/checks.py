@@ -2,6 +2,7 @@
 raises :class:`ConfigError` with one line naming the key."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from vadflow.config.sections import (FRAME_BACKBONES, ConfigError, clip_grid, dataset_section, deep_merge, detector_params,
@@ -37,7 +38,7 @@ def check(config: dict) -> None:
     dataset_section(config, config["dataset"])
     if config["datasets"][config["dataset"]]["kind"] == "action_folder":
         raise ConfigError(f"dataset: {config['dataset']} is an action_folder dataset (no anomalies, no frame labels): "
-                          "it can pretrain an lstm extractor, but `rule all` evaluates methods on a synthetic or ucf_crime dataset")
+                          "it can pretrain an lstm extractor, but `rule all` evaluates methods on a dataset with anomalies (synthetic, ucf_crime, xd_violence, ...)")
     for name in config.get("run_methods") or []:
         if name not in config["methods"]:
             raise ConfigError(f"run_methods lists {name!r}, which is not a key of `methods:`")
@@ -50,7 +51,7 @@ def check(config: dict) -> None:
         if sec["kind"] == "synthetic" and sec.get("root", f"data/{name}") != f"data/{name}":
             raise ConfigError(f"datasets.{name}.root: a synthetic dataset is generated at data/{name}; remove the root key")
         if sec["kind"] == "synthetic" and sec.get("videos") is False:
-            raise ConfigError(f"datasets.{name}.videos: a synthetic dataset is generated as videos; videos: false is for ucf_crime datasets used through imported features")
+            raise ConfigError(f"datasets.{name}.videos: a synthetic dataset is generated as videos; videos: false is for ucf_crime and xd_violence datasets used through imported features")
         if sec["kind"] != "synthetic" and not sec.get("root"):
             raise ConfigError(f"datasets.{name}.root is required: the folder holding the videos and list files")
         for ext in sec.get("overrides", {}).get("features", {}):
@@ -78,9 +79,6 @@ def _check_detectors(config: dict) -> None:
             params = detector_params(config, ds, name)
             if params["backend"] == "precomputed" and not (params.get("precomputed") or {}).get("path"):
                 raise ConfigError(f"detectors.{name}.precomputed.path is required for backend: precomputed (dataset {ds})")
-            if params["backend"] not in ("precomputed", "none") and not dsec.get("videos", True):
-                raise ConfigError(f"detectors.{name}: backend {params['backend']} detects on video frames, but datasets.{ds}.videos "
-                                  f"is false; import detections (backend: precomputed) for this dataset")
 
 
 def _check_heads(config: dict) -> None:
@@ -206,8 +204,11 @@ def _check_source(config: dict, dataset: str, extractor: str) -> None:
         # A spread clip has no place on the frame timeline, so nothing could score it.
         raise ConfigError(f"{where}.tail: spread (one clip spread over the video) is for LSTM pretraining on an action_folder "
                           f"dataset; dataset {dataset} is scored per clip, use drop or pad")
-    if source not in ("extract", "import", "lstm"):
-        raise ConfigError(f"{where}.source = {source!r}: expected 'extract', 'import' or 'lstm'")
+    if source not in ("extract", "import", "lstm", "concat"):
+        raise ConfigError(f"{where}.source = {source!r}: expected 'extract', 'import', 'lstm' or 'concat'")
+    if source == "concat":
+        _check_concat(config, dataset, extractor, params, where)
+        return
     if source == "extract":
         if not params.get("backbone"):
             raise ConfigError(f"{where}: source: extract needs a backbone")
@@ -229,6 +230,28 @@ def _check_source(config: dict, dataset: str, extractor: str) -> None:
         check_config(params, where)
     except FeatureImportError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _check_concat(config: dict, dataset: str, extractor: str, params: dict[str, Any], where: str) -> None:
+    """A concat extractor joins two or more per-clip extractors (no concat among them) that cut
+    the same clips, on this dataset."""
+    names = params.get("inputs") or []
+    known = ", ".join(sorted(config["features"]))
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise ConfigError(f"{where}.inputs = {names!r}: expected two or more different extractors (known: {known})")
+    grids = {}
+    for n in names:
+        if n not in config["features"] or n == extractor:
+            raise ConfigError(f"{where}.inputs: {n!r} names no other extractor under `features:` (known: {known})")
+        if extractor_params(config, dataset, n).get("source") == "concat":
+            raise ConfigError(f"{where}.inputs: {n!r} is itself a concat extractor; list its inputs instead")
+        if feature_layout(config, dataset, n) != "clips":
+            raise ConfigError(f"{where}.inputs: features.{n} has layout {feature_layout(config, dataset, n)} on dataset "
+                              f"{dataset}; concat joins per-clip features only")
+        grids[n] = {k: v for k, v in clip_grid(config, dataset, n).items() if k != "tail"}
+    if len({json.dumps(g, sort_keys=True) for g in grids.values()}) > 1:
+        raise ConfigError(f"{where}.inputs: the extractors cut different clips on dataset {dataset} ({grids}); "
+                          "their rows must be the same snippets")
 
 
 def _frame_cnn(params: dict[str, Any]) -> dict[str, Any]:

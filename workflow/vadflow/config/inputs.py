@@ -9,17 +9,23 @@ from typing import Any
 
 from vadflow import paths
 from vadflow.config.sections import (ConfigError, dataset_root, dataset_section, detector_params, extractor_params, head_params,
-                                     is_import, is_lstm, method_class, method_names, method_outputs, method_reads,
+                                     is_concat, is_import, is_lstm, method_class, method_names, method_outputs, method_reads,
                                      method_repeats, method_units)
 from vadflow.io import as_json
 
 
 def detector_inputs(config: dict, dataset: str, detector: str) -> list[str]:
     """Files the detect job reads besides the manifest: the imported file/folder of a
-    ``precomputed`` detector; the videos otherwise (not listed: the manifest stands for them)."""
+    ``precomputed`` detector; the videos otherwise (not listed: the manifest stands for them),
+    which a ``videos: false`` dataset lacks (an error naming the keys)."""
     params = detector_params(config, dataset, detector)
     if params["backend"] == "precomputed":
         return [str((params.get("precomputed") or {}).get("path"))]
+    if params["backend"] != "none" and not dataset_section(config, dataset).get("videos", True):
+        # checked when the detections are asked for, as for extraction: a videos: false dataset can
+        # share a config whose other datasets detect on frames
+        raise ConfigError(f"detectors.{detector}: backend {params['backend']} detects on video frames, but "
+                          f"datasets.{dataset}.videos is false; import detections (backend: precomputed) for this dataset")
     return []
 
 
@@ -57,17 +63,19 @@ def lstm_pretrain_params(config: dict, dataset: str, extractor: str) -> dict[str
 
 def feature_inputs(config: dict, dataset: str, extractor: str) -> list[str]:
     """Inputs of the one rule that writes ``features/{extractor}.h5``: the shard receipts of
-    an extracting extractor, or the manifest and the source folder of an imported one.
+    an extracting extractor, or the manifest, the labels and the source folder of an imported one.
 
     Import vs extract is read per (dataset, extractor) from ``features.<ext>.source`` with
     ``datasets.<ds>.overrides.features.<ext>`` merged in, so one rule serves both and
     Snakemake never sees two producers of the same file.
     """
     params = extractor_params(config, dataset, extractor)
-    if is_import(params):
-        return [paths.MANIFEST.format(dataset=dataset), params["path"]]
+    if is_import(params):  # labels.h5: its label policy names the videos whose snippets miss their labelled span
+        return [paths.MANIFEST.format(dataset=dataset), paths.LABELS.format(dataset=dataset), params["path"]]
     if is_lstm(params):  # derived from the frame-sequence cache and the pretrained LSTM, no decoding
         return [paths.FEATURES.format(dataset=dataset, extractor=params["sequences"]), paths.LSTM_MODEL.format(dataset=dataset, extractor=extractor)]
+    if is_concat(params):  # its inputs' feature files, in order
+        return [paths.FEATURES.format(dataset=dataset, extractor=e) for e in params["inputs"]]
     if not dataset_section(config, dataset).get("videos", True):
         raise ConfigError(
             f"datasets.{dataset}.videos is false, but features.{extractor} extracts from videos (source: extract); "
@@ -94,15 +102,18 @@ def require_weights(config: dict, dataset: str, extractor: str) -> None:
 def feature_command(config: dict, dataset: str, extractor: str, inputs: Any, output: Any) -> str:
     """Shell command of that rule (its ``params``, so editing an import key reruns the import):
     ``vadflow import`` for an imported extractor, ``vadflow lstm-features`` for an lstm one,
-    else ``vadflow merge`` of the shard receipts."""
+    ``vadflow concat`` for a concat one, else ``vadflow merge`` of the shard receipts."""
     params = extractor_params(config, dataset, extractor)
     out = shlex.quote(str(output[0] if not isinstance(output, str) else output))
     if is_import(params):
         manifest = shlex.quote(paths.MANIFEST.format(dataset=dataset))
-        return f"vadflow import --cfg {shlex.quote(as_json(params))} --manifest {manifest} --out {out}"
+        labels = shlex.quote(paths.LABELS.format(dataset=dataset))
+        return f"vadflow import --cfg {shlex.quote(as_json(params))} --manifest {manifest} --labels {labels} --out {out}"
     if is_lstm(params):
         frames, model = (shlex.quote(str(p)) for p in inputs)
         return f"vadflow lstm-features --cfg {shlex.quote(as_json(params))} --frames {frames} --model {model} --out {out}"
+    if is_concat(params):
+        return f"vadflow concat --cfg {shlex.quote(as_json(params))} --out {out} " + " ".join(shlex.quote(str(p)) for p in inputs)
     return f"vadflow merge --out {out} " + " ".join(shlex.quote(str(p)) for p in inputs)
 
 
@@ -163,6 +174,11 @@ def dataset_inputs(config: dict, dataset: str) -> list[str]:
         from vadflow.data.benchmarks import ground_truth_files
 
         return [str(p) for p in ground_truth_files(sec["kind"], sec["root"], sec)]
+    if sec["kind"] == "xd_violence":  # its lists and annotation (explicit paths, else found below the root)
+        from vadflow.data.xd_violence import ground_truth_files as xd_files
+
+        named = [sec[k] for k in ("train_list", "test_list", "annotation") if sec.get(k)]
+        return sorted({*named, *(str(p) for p in xd_files(sec["root"]))})
     from vadflow.data.ucf_crime import DatasetError, find_files
 
     try:

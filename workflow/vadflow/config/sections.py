@@ -61,12 +61,16 @@ def _stage_params(config: dict, dataset: str, stage: str, name: str) -> dict[str
 
 #: the keys an imported extractor uses; the extraction keys the schema fills in (weights,
 #: batch_size, ...) are dropped, so they neither rerun an import nor land in its attrs.
-IMPORT_KEYS = ("name", "source", "format", "path", "crops", "missing", "clip_len", "stride", "dtype")
+IMPORT_KEYS = ("name", "source", "format", "path", "crops", "score_crop", "missing", "clip_len", "stride", "dtype")
 
 
 #: the keys an lstm extractor (source: lstm, the Xception-LSTM clip extractor) uses; as for an
 #: import, the extraction keys the schema fills in are dropped.
 LSTM_KEYS = ("name", "source", "sequences", "hidden", "standardize", "pretrain", "seed", "dtype", "device")
+
+
+#: the keys a concat extractor (source: concat, several feature sets joined per snippet) uses.
+CONCAT_KEYS = ("name", "source", "inputs", "align", "dtype")
 
 
 #: backbones whose model has ``forward_frames`` (2-D frame CNNs): the ones `frames: true` accepts.
@@ -80,7 +84,7 @@ def storage_dtype(params: dict[str, Any]) -> str:
     dtype = params.get("dtype", "auto")
     if dtype != "auto":
         return dtype
-    return "float32" if is_import(params) else "float16"
+    return "float32" if is_import(params) or is_concat(params) else "float16"
 
 
 def extractor_params(config: dict, dataset: str, extractor: str) -> dict[str, Any]:
@@ -93,6 +97,8 @@ def extractor_params(config: dict, dataset: str, extractor: str) -> dict[str, An
         return {k: v for k, v in params.items() if k in IMPORT_KEYS}
     if is_lstm(params):
         return {k: v for k, v in params.items() if k in LSTM_KEYS}
+    if is_concat(params):
+        return {"align": "truncate", **{k: v for k, v in params.items() if k in CONCAT_KEYS}}
     return params
 
 
@@ -149,6 +155,8 @@ DEFAULT_CLIP = {"clip_len": 16, "stride": 16, "tail": "drop"}
 def clip_grid(config: dict, dataset: str, extractor: str) -> dict[str, Any]:
     """``clip_len``, ``stride`` and ``tail`` of an extractor as ``dataset`` resolves it."""
     params = extractor_params(config, dataset, extractor)
+    if is_concat(params):  # the snippets of its inputs (checks.py: they must agree)
+        return clip_grid(config, dataset, params["inputs"][0])
     if params.get("frame_steps") and params.get("source", "extract") == "extract":
         # a per-sampled-frame extractor (features/sampled.py): one row per sampled frame of each split
         return {"clip_len": 1, "stride": 1, "tail": "drop", "frame_steps": params["frame_steps"]}
@@ -175,6 +183,10 @@ def is_lstm(params: dict[str, Any]) -> bool:
     return params.get("source", "extract") == "lstm"
 
 
+def is_concat(params: dict[str, Any]) -> bool:
+    return params.get("source", "extract") == "concat"
+
+
 def feature_layout(config: dict, dataset: str, extractor: str) -> str:
     """``clips`` or ``segments32``: what ``features/{extractor}.h5`` of ``dataset`` holds."""
     params = extractor_params(config, dataset, extractor)
@@ -183,7 +195,7 @@ def feature_layout(config: dict, dataset: str, extractor: str) -> str:
     if params.get("frames") and params.get("source", "extract") == "extract":
         return "clip_frames"  # per-frame features of each clip: read by lstm extractors only
     if not is_import(params):
-        return "clips"
+        return "clips"  # extraction, lstm and concat (whose inputs checks.py requires to be clips)
     from vadflow.features.importers import layout_of
 
     return layout_of(params)

@@ -12,6 +12,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from vadflow.data import annotations as ann
+from vadflow.data import xd_violence as xd
 from vadflow.data.benchmarks import DEFAULT_FPS as BENCHMARK_FPS
 from vadflow.data.benchmarks import KINDS as BENCHMARK_KINDS
 from vadflow.data.benchmarks import load_entries as load_benchmark
@@ -21,7 +22,18 @@ from vadflow.frame_folders import DecodeError
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["id", "path", "split", "cls", "anomalous", "frames", "fps", "width", "height", "status", "error"]
+COLUMNS = ["id", "path", "split", "cls", "anomalous", "frames", "fps", "width", "height", "status", "error",
+           "classes", "label_frames"]
+#: columns a manifest written before they existed lacks, and how to fill them: every class of a
+#: video (``|``-joined, xd_violence.join_classes; one class elsewhere) and the frames its labels
+#: cover (XD-Violence's GT rule covers fewer than the decoded frames; everywhere else all of them).
+DERIVED = {"classes": "cls", "label_frames": "frames"}
+#: labels.h5 attr naming the rule that gave the labels' length (docs/datasets_xd_violence.md §4).
+LABEL_POLICY_ATTR = "label_policy"
+#: the policy of datasets whose labels cover every frame of the manifest's ``frames``.
+ALL_FRAMES = "all_frames"
+#: default frame rate of XD-Violence with ``videos: false`` (unconfirmed; only false alarms per hour use it).
+XD_FPS = 24.0
 
 
 @dataclass(frozen=True)
@@ -95,7 +107,11 @@ def build_manifest(dataset_cfg: dict, probe: Callable[[Path], Any] | None = None
     """
     root = Path(dataset_cfg["root"])
     videos = bool(dataset_cfg.get("videos", True))
-    if dataset_cfg.get("kind") == "action_folder":  # <root>/<Class>/<video>: no labels (data/action_folder.py)
+    policy = label_policy(dataset_cfg)
+    if dataset_cfg.get("kind") == "xd_violence":  # lists, annotations, classes from names (data/xd_violence.py)
+        entries, files = xd.load_entries(root, videos, dataset_cfg.get("train_list"), dataset_cfg.get("test_list"),
+                                         dataset_cfg.get("annotation"))
+    elif dataset_cfg.get("kind") == "action_folder":  # <root>/<Class>/<video>: no labels (data/action_folder.py)
         from vadflow.data.action_folder import load_entries as load_action_entries
 
         entries, files = load_action_entries(root, dataset_cfg.get("train_list"))
@@ -114,12 +130,14 @@ def build_manifest(dataset_cfg: dict, probe: Callable[[Path], Any] | None = None
             raise ValueError("build_manifest: videos: true needs a probe (vadflow.video.decoder.probe)")
         infos = _probe_all(root, entries, bool(dataset_cfg.get("strict", False)), progress, probe, probe_errors)
     else:
-        infos = _annotated_infos(entries, float(dataset_cfg.get("fps", 30)), bool(dataset_cfg.get("strict", False)))
+        default_fps = XD_FPS if dataset_cfg.get("kind") == "xd_violence" else 30
+        infos = _annotated_infos(entries, float(dataset_cfg.get("fps") or default_fps), bool(dataset_cfg.get("strict", False)))
     min_frames = int(dataset_cfg.get("min_frames", 8))
     rows, labels = [], {}
     for e, info in zip(entries, infos):
         row = {"id": e.id, "path": e.relpath, "split": e.split, "cls": e.cls, "anomalous": e.anomalous,
-               "frames": 0, "fps": 0.0, "width": 0, "height": 0, "status": "ok", "error": ""}
+               "frames": 0, "fps": 0.0, "width": 0, "height": 0, "status": "ok", "error": "",
+               "classes": xd.join_classes(e.classes) if isinstance(e, xd.XDVideoEntry) else e.cls, "label_frames": 0}
         if isinstance(info, NoFrameCount):
             row.update(status="no_frames", error=str(info))
             rows.append(row)
@@ -133,14 +151,19 @@ def build_manifest(dataset_cfg: dict, probe: Callable[[Path], Any] | None = None
         if not fps and dataset_cfg.get("kind") in BENCHMARK_KINDS:  # a frame folder has no rate: the dataset's
             fps = float(dataset_cfg.get("fps") or BENCHMARK_FPS[dataset_cfg["kind"]])
             info = VideoInfo(info.n_frames, fps, info.width, info.height, info.backend)
-        row.update(frames=info.n_frames, fps=round(info.fps, 4), width=info.width, height=info.height)
+        row.update(frames=info.n_frames, fps=round(info.fps, 4), width=info.width, height=info.height,
+                   label_frames=info.n_frames if policy == ALL_FRAMES else xd.gt_length(info.n_frames, policy))
         if info.n_frames < min_frames:
             row.update(status="too_short", error=f"{info.n_frames} frames < min_frames {min_frames}")
+        elif row["label_frames"] == 0:
+            row.update(status="too_short", error=f"{info.n_frames} frames hold no complete snippet under label policy {policy}")
         if e.n_frames_hint and e.n_frames_hint != info.n_frames:
             log.warning("video %s: annotation file says %d frames, decoded %d; using the decoded count", e.id, e.n_frames_hint, info.n_frames)
         if info.fps and abs(info.fps - 30) > 0.5 and dataset_cfg.get("kind") in ("synthetic", "ucf_crime"):
             log.warning("video %s: %.3f fps (annotations are frame indices; not resampled)", e.id, info.fps)
-        if e.frame_events is not None:
+        if e.frame_events is not None and policy != ALL_FRAMES:
+            labels[e.id] = xd.frame_labels(e.frame_events, info.n_frames, policy, e.id)
+        elif e.frame_events is not None:
             labels[e.id] = ann.frame_labels(ann.frame_events(e.frame_events, info.n_frames, e.id), info.n_frames)
         elif e.second_events is not None:
             ev = ann.second_events(e.second_events, info.fps or 30.0, info.n_frames, e.id, bool(dataset_cfg.get("v2_end_inclusive")))
@@ -150,8 +173,17 @@ def build_manifest(dataset_cfg: dict, probe: Callable[[Path], Any] | None = None
     table = pd.DataFrame(rows, columns=COLUMNS)
     facts = {"root": str(root), "files": [str(p) for p in files.used()] + vatic_used, "n_videos": len(table),
              "status": table["status"].value_counts().to_dict(),
-             "per_class": table.groupby(["split", "cls"]).size().to_dict()}
+             "per_class": table.groupby(["split", "cls"]).size().to_dict(), LABEL_POLICY_ATTR: policy}
     return table, labels, facts
+
+
+def label_policy(dataset_cfg: dict) -> str:
+    """The rule that sets how many frames a video's labels cover: XD-Violence's
+    (``label_policy: auto`` picks xd_violence.label_policy(videos)), else every frame."""
+    if dataset_cfg.get("kind") != "xd_violence":
+        return ALL_FRAMES
+    chosen = dataset_cfg.get("label_policy") or "auto"
+    return xd.label_policy(bool(dataset_cfg.get("videos", True))) if chosen == "auto" else str(chosen)
 
 
 def _vatic_labels(dataset_cfg: dict, rows: list[dict], labels: dict[str, np.ndarray]) -> list[str]:
@@ -192,12 +224,28 @@ def write_manifest(table: pd.DataFrame, labels: dict[str, np.ndarray], manifest_
 
 
 def read_manifest(path: str | Path) -> pd.DataFrame:
-    df = pd.read_csv(path, keep_default_na=False, dtype={"id": str, "path": str, "error": str})
-    missing = [c for c in COLUMNS if c not in df.columns]
+    df = pd.read_csv(path, keep_default_na=False, dtype={"id": str, "path": str, "error": str, "classes": str})
+    missing = [c for c in COLUMNS if c not in df.columns and c not in DERIVED]
     if missing:
         raise DatasetError(f"{path}: manifest lacks columns {missing}; rebuild it (delete the file and rerun)")
     df["anomalous"] = df["anomalous"].astype(str).str.lower().isin(["true", "1"])
+    for col, source in DERIVED.items():  # an older manifest, or a table written without them
+        if col not in df.columns:
+            df[col] = df[source]
+        else:
+            empty = df[col].astype(str).isin(["", "nan"])
+            df[col] = df[col].where(~empty, df[source])
+    df["label_frames"] = df["label_frames"].astype(int)
     return df
+
+
+def read_label_attrs(path: str | Path) -> dict[str, str]:
+    """What a labels.h5 says of its labels: ``label_policy`` (:data:`ALL_FRAMES` in a file written
+    before it existed) and the dataset ``kind`` ("" when unknown)."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return {"label_policy": str(f.attrs.get(LABEL_POLICY_ATTR, ALL_FRAMES)), "kind": str(f.attrs.get("kind", ""))}
 
 
 def read_labels(path: str | Path, ids: list[str] | None = None) -> dict[str, np.ndarray]:

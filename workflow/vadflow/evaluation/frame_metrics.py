@@ -269,37 +269,6 @@ def per_video_table(
     return pd.DataFrame(rows, columns=["id", "n_frames", "n_gt_frames", "auc", "max_score", "mean_score", "alarm"])
 
 
-def per_class_auc(
-    classes: Sequence[str],
-    anomalous: Sequence[bool],
-    labels: Sequence[np.ndarray],
-    scores: Sequence[np.ndarray],
-) -> pd.DataFrame:
-    """Per anomaly class: pooled AUC and AP of that class's videos plus **all** normal test
-    videos (§3.4). Classes come from anomalous videos only, sorted by name; a class whose
-    pooled GT lacks one label gets NaN."""
-    anom = np.asarray(anomalous, dtype=bool)
-    cls = np.asarray([str(c) for c in classes], dtype=object)
-    normal_idx = np.flatnonzero(~anom)
-    rows = []
-    for c in sorted(set(cls[anom])):
-        idx = np.sort(np.concatenate([np.flatnonzero(anom & (cls == c)), normal_idx]))
-        gt, sc = pool([labels[i] for i in idx], [scores[i] for i in idx])
-        n_pos = int(np.count_nonzero(gt))
-        ok = 0 < n_pos < gt.size
-        rows.append(
-            dict(
-                cls=c,
-                n_videos=int(np.count_nonzero(anom & (cls == c))),
-                n_normal_videos=int(normal_idx.size),
-                n_frames=int(gt.size),
-                auc=float(roc_auc_score(gt, sc)) if ok else float("nan"),
-                ap=float(average_precision_score(gt, sc)) if ok else float("nan"),
-            )
-        )
-    return pd.DataFrame(rows, columns=["cls", "n_videos", "n_normal_videos", "n_frames", "auc", "ap"])
-
-
 def _thin(n: int, max_points: int) -> np.ndarray:
     """Indices of at most ``max_points`` of ``n`` curve points, evenly spread, both ends kept."""
     if n <= max_points:

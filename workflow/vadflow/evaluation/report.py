@@ -24,7 +24,16 @@ from vadflow.io import atomic_path
 from vadflow.provenance import RANDOM_INIT
 
 AUC_METRICS = ("auc", "ap", "eer", "far", "alarms_normal_pct", "alarms_anomalous_pct", "vl_f1", "false_alarms_per_hour",
-               "frame_accuracy", "frame_f1", "wavg_f1")
+               "frame_accuracy", "frame_f1", "wavg_f1", "ap_trapz", "auc_a")
+#: the row prefix naming a method's headline metric (``headline:<metric>``, its value) in summary.csv.
+HEADLINE_ROW = "headline:"
+#: what the report says of each headline (docs/metrics.md §12, docs/datasets_xd_violence.md §5).
+HEADLINE_NOTE = {
+    "auc": "frame AUC (pooled ROC-AUC), as the UCF-Crime and ShanghaiTech papers report it",
+    "ap_trapz": ("frame AP as the trapezoid area auc(recall, precision) (column ap_trapz): the AP of the XD-Violence "
+                 "paper (XDVioDet), RTFM, UR-DMU, MGFN, CLIP-TSA, PEL4VAD and BN-WVAD. Column ap is the step-wise "
+                 "average_precision_score, the AP VadCLIP reports; the two differ, so compare each only with papers of its kind"),
+}
 
 THESIS_METRICS = ("thesis_snippet_auc", "thesis_snippet_auc_std")
 #: videos a method left out (MIL ``short_videos: skip_like_seed001``): skipped test videos are
@@ -60,6 +69,9 @@ def summarise(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path],
             name = rec["method"] if _true(rec.get("headline", True)) else f"{rec['method']}:{rec['score_set']}"
             rows += [{"method": name, "metric": m, "value": rec[m], "test_selected": _flag(rec), **spread(m)}
                      for m in AUC_METRICS + SKIP_METRICS if m in rec]
+            if isinstance(rec.get("headline_metric"), str):
+                rows.append({"method": name, "metric": HEADLINE_ROW + rec["headline_metric"], "value": rec["headline_value"],
+                             "test_selected": _flag(rec), **spread("headline_value")})
     for path in f1_csvs:
         for rec, spread in _over_repeats(pd.read_csv(path, dtype={"repeat": str}), ("k", "report")):
             rows.append({"method": rec["method"], "metric": f"f1@{rec['k']:g}_{rec['report']}", "value": rec["f1"],
@@ -112,6 +124,14 @@ def skipped_notes(auc_csvs: Sequence[str | Path]) -> list[str]:
                              f"skipped: {rec.get('skipped_reason') or 'no reason recorded'}. Skipped test videos score 0 "
                              "in the frame metrics and are left out of the video-level alarm percentages and VL-F1.")
     return notes
+
+
+def headline_sentence(auc_csvs: Sequence[str | Path]) -> str:
+    """Which metric this dataset leads with, and which papers each AP is comparable with ("" for
+    auc files written before the headline column existed)."""
+    names = {str(rec["headline_metric"]) for p in auc_csvs for rec in pd.read_csv(p).to_dict("records")
+             if isinstance(rec.get("headline_metric"), str)}
+    return "; ".join(f"Headline metric of this dataset: {HEADLINE_NOTE.get(n, n)}." for n in sorted(names))
 
 
 def _table(df: pd.DataFrame, fmt: str = "{:.4f}", left: Sequence[str] = ()) -> str:
@@ -168,7 +188,8 @@ def _provenance_section(details: Sequence[dict[str, Any]]) -> list[str]:
         rows.append({"method": d["method"], "kind": p.get("kind", ""), "features": p.get("features", ""),
                      "backbone": p.get("backbone", ""),
                      "weights": f"{weights}: not comparable to published numbers" if weights == RANDOM_INIT else weights,
-                     "detections": p.get("detections", ""),
+                     "detections": p.get("detections", ""), "crops": p.get("crops", ""),
+                     "feature alignment": p.get("feature_alignment", ""),
                      "feature config hash": p.get("feature_config_hash", ""), "method config hash": p.get("config_hash", ""),
                      "package versions": ", ".join(f"{k} {v}" for k, v in sorted(json.loads(p.get("versions", "{}")).items()))})
     cols = list(rows[0]) if rows else []
@@ -260,6 +281,7 @@ def write_report(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path], 
            "comparable with models selected without the test labels.</div>"] if chosen_on_test else []),
         *(_videos_section(det) if det else []),
         "<h2>Frame-level metrics (pooled over test videos)</h2>",
+        *([f"<p>{html.escape(head)}</p>"] if (head := headline_sentence(auc_csvs)) else []),
         _table(cols(frame_cols), left=("method",)),
         *(["<h2>Skipped videos</h2><ul>", *(f"<li>{html.escape(n)}</li>" for n in notes), "</ul>"] if notes else []),
     ]

@@ -5,13 +5,17 @@ score file must fail loudly, naming the video, rather than produce a plausible n
 """
 from __future__ import annotations
 
+import logging
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from vadflow.evaluation.frame_metrics import AUC_METHODS, frame_metrics, per_class_auc, per_video_table, pooled_curves
+from vadflow.evaluation.field_metrics import anomalous_only, per_class_metrics
+from vadflow.evaluation.frame_metrics import AUC_METHODS, frame_metrics, per_video_table, pooled_curves
 from vadflow.evaluation.segments import DEFAULT_K, f1_table
+
+log = logging.getLogger(__name__)
 
 DEFAULTS: dict[str, Any] = {
     "threshold": 0.5,  # F1 binarisation, score > τ
@@ -28,7 +32,40 @@ AUC_COLUMNS = [
     # at the Youden threshold (seed 004's thresholding; frame_metrics.youden_report)
     "youden_threshold", "wavg_precision", "wavg_recall", "wavg_f1", "anomaly_precision", "anomaly_recall", "anomaly_f1",
     "youden_far",
+    # the field's metrics (field_metrics.py, docs/metrics.md §12): the papers' trapezoid AP (= pr_auc_trapz),
+    # AUC and both APs over the anomalous videos' frames, and the dataset's headline metric
+    "ap_trapz", "auc_a", "ap_a", "ap_a_trapz", "headline_metric", "headline_value",
 ]
+
+#: the metric each dataset kind's papers lead with; every other kind: frame AUC. XD-Violence's is the
+#: trapezoid AP of XDVioDet / RTFM / UR-DMU / MGFN (VadCLIP's step-wise ``ap`` is the other one).
+HEADLINE = {"xd_violence": "ap_trapz"}
+#: label policies under which labels cover fewer frames than a video has (XD-Violence's GT rule):
+#: scores are cut to the labelled span, with a warning per video (align_to_labels).
+CUT_POLICIES = ("xd_official", "snippets_x16")
+
+
+def headline_metric(kind: str | None) -> str:
+    """The ``{method}_auc.csv`` column a dataset of ``kind`` reports first."""
+    return HEADLINE.get(str(kind or ""), "auc")
+
+
+def align_to_labels(labels: Mapping[str, np.ndarray], scores: Mapping[str, np.ndarray], policy: str
+                    ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """Scores cut to their video's labelled span where the label ``policy`` leaves frames
+    unlabelled (XD-Violence's ``xd_official``: 16·⌊(n−1)/16⌋ of n frames), each cut warned about
+    naming the video and the policy; ``{video: frames cut}``. Any other length difference is left
+    for :func:`evaluate` to refuse: a wrong score file must fail, never be trimmed silently."""
+    out, cut = dict(scores), {}
+    if policy not in CUT_POLICIES:
+        return out, cut
+    for vid, s in scores.items():
+        if vid in labels and np.asarray(s).size > np.asarray(labels[vid]).size:
+            n, m = np.asarray(s).size, np.asarray(labels[vid]).size
+            log.warning("video %s: %d frame scores, the labels (policy %s) cover %d frames; the last %d scores "
+                        "are left out of the metrics", vid, n, policy, m, n - m)
+            out[vid], cut[vid] = np.asarray(s).reshape(-1)[:m], n - m
+    return out, cut
 
 
 def _config(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -80,12 +117,15 @@ def evaluate(
     cfg: Mapping[str, Any] | None = None,
     skipped: Mapping[str, str] | None = None,
     skipped_train: Mapping[str, str] | None = None,
+    headline: str = "auc",
 ) -> dict[str, Any]:
     """Evaluate one method's frame scores on the test videos listed in ``videos``.
 
     ``videos``: one row per test video, columns ``id, cls, anomalous`` and optionally
-    ``fps`` (default 30); its row order is the pooling order. Videos present in ``labels``
-    or ``scores`` but not in ``videos`` are ignored.
+    ``fps`` (default 30) and ``classes`` (every class, ``|``-joined: a video counts in each
+    of them per class; default ``cls``); its row order is the pooling order. Videos present in
+    ``labels`` or ``scores`` but not in ``videos`` are ignored. ``headline``: the auc column the
+    dataset reports first (:func:`headline_metric`), named and repeated in ``headline_*``.
 
     ``skipped`` / ``skipped_train``: ``{id: reason}`` of the test / training videos the
     method skipped (the scores file's record). A skipped test video must hold all-zero
@@ -113,6 +153,9 @@ def evaluate(
         auc_method=c["auc"],
         scored=scored,
     )
+    fm["ap_trapz"] = fm["pr_auc_trapz"]
+    fm.update({k: v for k, v in anomalous_only(gts, scs, anomalous).items() if k != "n_frames_a"})
+    fm["headline_metric"], fm["headline_value"] = headline, fm[headline]
     fm["auc_method"] = c["auc"]
     fm["n_skipped_test"] = len(skipped)
     fm["n_skipped_train"] = len(skipped_train or {})
@@ -123,7 +166,8 @@ def evaluate(
     pv.insert(1, "cls", videos["cls"].astype(str).to_numpy())
     pv.insert(2, "anomalous", anomalous)
     pv["skipped"] = ~scored
-    pc = per_class_auc(videos["cls"].astype(str).tolist(), anomalous, gts, scs)
+    classes = videos["classes"] if "classes" in videos.columns else videos["cls"]
+    pc = per_class_metrics(classes.astype(str).tolist(), anomalous, gts, scs)
     return {"auc": auc, "f1": f1, "per_video": pv, "per_class": pc, "curves": pooled_curves(gts, scs)}
 
 

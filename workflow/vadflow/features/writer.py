@@ -42,14 +42,22 @@ class FeatureWriter:
         missing = [a for a in VIDEO_ATTRS if a not in attrs]
         if missing:
             raise FeatureStoreError(f"video {vid}: attrs {missing} missing")
+        crops = int(attrs.get("n_crops", 0))
+        if crops and (feats.ndim != 3 or feats.shape[0] != crops or feats.shape[1] == 0):
+            raise FeatureStoreError(f"video {vid}: {crops} crops must be stored as [{crops}, n_clips>0, D], got {feats.shape}")
         # Contiguous storage: no chunk index per video, so the file stays near the raw bytes.
         ds = self._f.create_dataset(vid, data=feats.astype(dtype))
         for k, v in attrs.items():
             ds.attrs[k] = v
-        ds.attrs["n_clips"] = feats.shape[0]
+        ds.attrs["n_clips"] = feats.shape[1] if crops else feats.shape[0]
 
     def fail(self, vid: str, message: str) -> None:
         self._failed[vid] = message
+
+    def set_file_attrs(self, attrs: dict[str, Any]) -> None:
+        """File attrs known only once every video is written (e.g. how many needed aligning)."""
+        for k, v in attrs.items():
+            self._f.attrs[k] = v
 
     def close(self, exc: BaseException | None = None) -> None:
         """Rename the file into place; with ``exc`` (the writer failed) remove it and re-raise,

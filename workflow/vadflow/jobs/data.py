@@ -21,8 +21,9 @@ def manifest(cfg: dict[str, Any], manifest_out: str, labels_out: str, progress: 
     from vadflow.video.decoder import DecodeError, probe
 
     table, labels, facts = build_manifest(cfg, probe=probe, probe_errors=(DecodeError,), progress=progress)
-    write_manifest(table, labels, manifest_out, labels_out, attrs={"dataset_config_hash": config_hash(cfg), "root": cfg["root"]})
+    write_manifest(table, labels, manifest_out, labels_out, attrs={"dataset_config_hash": config_hash(cfg), "root": cfg["root"],
+                                                                   "kind": cfg["kind"], "label_policy": facts["label_policy"]})
     log.info("annotation files used: %s", ", ".join(facts["files"]))
-    log.info("%d videos: %s", facts["n_videos"], facts["status"])
+    log.info("%d videos: %s; labels: policy %s", facts["n_videos"], facts["status"], facts["label_policy"])
     for (split, cls), n in sorted(facts["per_class"].items()):
         log.info("  %-5s %-30s %5d", split, cls, n)

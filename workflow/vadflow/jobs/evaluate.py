@@ -14,9 +14,10 @@ def evaluate(cfg: dict[str, Any], method: str, manifest: str, labels: str, score
              per_class: str, details: str, timelines: str) -> None:
     import pandas as pd
 
-    from vadflow.data.manifest import read_labels, read_manifest
+    from vadflow.data.manifest import read_label_attrs, read_labels, read_manifest
     from vadflow.evaluation.plots import plot_timelines
-    from vadflow.evaluation.tables import evaluate as tables_of, left_out
+    from vadflow.evaluation.tables import align_to_labels, headline_metric, left_out
+    from vadflow.evaluation.tables import evaluate as tables_of
     from vadflow.io import atomic_path
     from vadflow.stores.scores import read_score_attrs, read_score_sets, read_scores, read_skipped
 
@@ -29,14 +30,23 @@ def evaluate(cfg: dict[str, Any], method: str, manifest: str, labels: str, score
     if len(unscored):
         log.warning("%d test videos have no scores (status %s) and are left out of the metrics",
                     len(unscored), unscored["status"].value_counts().to_dict())
-    videos = test[["id", "cls", "anomalous", "fps"]].reset_index(drop=True)
+    videos = test[["id", "cls", "anomalous", "fps", "classes"]].reset_index(drop=True)
     gt = read_labels(labels, list(videos["id"]))
-    tables = tables_of(gt, frame_scores, videos, cfg, skipped=skipped["test"], skipped_train=skipped["train"])
+    label_attrs = read_label_attrs(labels)
+    policy, headline = label_attrs["label_policy"], headline_metric(label_attrs["kind"])
+    # XD-Violence's GT covers 16·⌊(n−1)/16⌋ of n decoded frames: the scores of the tail it drops
+    # are left out, each video warned about (tables.align_to_labels); nothing else is trimmed
+    frame_scores, cut = align_to_labels(gt, frame_scores, policy)
+
+    def judged(sc: dict) -> dict:
+        return tables_of(gt, align_to_labels(gt, sc, policy)[0], videos, cfg, skipped=skipped["test"],
+                         skipped_train=skipped["train"], headline=headline)
+
+    tables = judged(frame_scores)
     # One auc row per score set: the headline (what `score` returned), then a method's other
     # protocols (e.g. svdd_cae's per-video "agg"), each judged by the same code.
     tables["auc"] = tables["auc"].assign(score_set=attrs.pop("main_set", "main"), headline=True)
-    extra = [tables_of(gt, sc, videos, cfg, skipped=skipped["test"], skipped_train=skipped["train"])["auc"]
-             .assign(score_set=name, headline=False) for name, sc in read_score_sets(scores).items()]
+    extra = [judged(sc)["auc"].assign(score_set=name, headline=False) for name, sc in read_score_sets(scores).items()]
     tables["auc"] = pd.concat([tables["auc"], *extra], ignore_index=True)
     # How the model's checkpoint was chosen travels with every number it produces: test_best
     # (the papers' test-set selection) is marked in the CSVs, the summary and the report.
@@ -50,7 +60,10 @@ def evaluate(cfg: dict[str, Any], method: str, manifest: str, labels: str, score
         with atomic_path(path) as tmp:
             df.to_csv(tmp, index=False, float_format="%.6g")
     doc = {"method": method, "n_evaluated": len(videos), "left_out": unscored.to_dict("records"),
-           "provenance": attrs, **tables["curves"]}
+           "provenance": attrs, "label_policy": policy, "scores_cut": cut, "headline_metric": headline, **tables["curves"]}
+    if cut:
+        log.warning("%d test videos: scores cut to the frames their labels cover (label policy %s); evaluation.json "
+                    "lists them (scores_cut)", len(cut), policy)
     with atomic_path(details) as tmp:
         tmp.write_text(json.dumps(doc, indent=1))
     plot_timelines(gt, frame_scores, videos, timelines, n=int(cfg.get("plot_videos", 6)),

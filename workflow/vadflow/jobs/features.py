@@ -1,5 +1,6 @@
-"""Feature-stage jobs: extraction shards, imports of public feature files, the merge, the frame
-cache, the Xception-LSTM clip extractor, and object detection on clip centre frames."""
+"""Feature-stage jobs: extraction shards, imports of public feature files, the merge, feature sets
+joined per snippet (concat), the frame cache, the Xception-LSTM clip extractor, and object
+detection on clip centre frames."""
 from __future__ import annotations
 
 import logging
@@ -18,10 +19,16 @@ def extract(cfg: dict[str, Any], root: str, manifest: str, shard: str, out: str,
     extract_shard(manifest, root, cfg, shard, out, cache_dir=cache, progress=progress)
 
 
-def import_features(cfg: dict[str, Any], manifest: str, out: str, progress: bool = True) -> None:
+def import_features(cfg: dict[str, Any], manifest: str, out: str, progress: bool = True, labels: str | None = None) -> None:
     from vadflow.features.importers import import_features as run
 
-    run(manifest, cfg, out, progress=progress)
+    run(manifest, cfg, out, progress=progress, labels=labels)
+
+
+def concat(cfg: dict[str, Any], inputs: list[str], out: str, progress: bool = True) -> None:
+    from vadflow.features.concat import concat_features
+
+    concat_features(cfg, inputs, out, progress=progress)
 
 
 def merge(shards: list[str], out: str) -> None:

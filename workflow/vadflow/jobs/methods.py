@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from vadflow.jobs import set_threads
+from vadflow.jobs.crops import CropPlan
 from vadflow.jobs.videos import has_split, load_videos, method_videos
 
 log = logging.getLogger("vadflow")
@@ -31,9 +32,10 @@ def train(cfg: dict[str, Any], manifest: str, labels: str, features: list[str], 
     set_threads(threads)
     cls = get_method(cfg["kind"])
     reads = cls.reads(cfg)
+    crops = CropPlan.of(cls, features[0], lazy=cls.lazy_features)
 
-    def videos(split: str):
-        return method_videos(cls, cfg, manifest, labels, features, detections, split)
+    def videos(split: str):  # each crop its own sample where the features keep every crop (jobs/crops.py)
+        return crops.train(method_videos(cls, cfg, manifest, labels, features, detections, split))
 
     if cfg.get("train_split", "train") == "test_folds":
         from vadflow.methods.folds import FoldModels
@@ -52,13 +54,16 @@ def train(cfg: dict[str, Any], manifest: str, labels: str, features: list[str], 
     test = videos("test") if reads.test_at_train else None
     if test is not None:
         model.set_test_videos(test)
-    log.info("training %s (kind %s) on %d videos", cfg.get("name"), cfg["kind"], len(train_videos))
+    counts = crops.counts(train_videos)
+    log.info("training %s (kind %s) on %d videos (%d samples; %s)", cfg.get("name"), cfg["kind"], counts["train_videos"],
+             counts["train_samples"], counts["handling"])
     model.fit(train_videos)
     if test is not None:
         # A transductive step of the kind (LOF's test-set min-max): features only, no labels.
         model.calibrate([v for v in test if model.skip_reason(v) is None])
-    # The extractors behind the inputs travel with the model, so `vadflow watch` can rebuild them.
-    model.origin = {"features": [origin(p) for p in features]}
+    # The extractors behind the inputs travel with the model, so `vadflow watch` can rebuild them;
+    # the crop counts say what fit() got, for the scores' provenance.
+    model.origin = {"features": [origin(p) for p in features], "crops": counts}
     if detections:
         from vadflow.stores.detections import DetectionStore
 
@@ -83,9 +88,10 @@ def score(cfg: dict[str, Any], model_path: str, manifest: str, labels: str, feat
     cls = get_method(cfg["kind"])
     protocol = cfg.get("train_split", "train")
     model = load_method(model_path)
+    crops = CropPlan.of(cls, features[0], lazy=cls.lazy_features)
     test = method_videos(cls, cfg, manifest, labels, features, detections, "test")
     skipped = {v.id: r for v in test if (r := model.skip_reason(v)) is not None}
-    scores = {v.id: model.score(v) for v in tqdm(test, desc=f"score {cfg.get('name')}", unit="video", disable=not progress)}
+    scores = {v.id: crops.score(model, v) for v in tqdm(test, desc=f"score {cfg.get('name')}", unit="video", disable=not progress)}
     if skipped or model.skipped_train:
         log.warning("%s skipped %d of %d test videos (all-zero frame scores, left out of video-level metrics) and "
                     "%d training videos: %s", cfg.get("name"), len(skipped), len(test), len(model.skipped_train),
@@ -98,6 +104,10 @@ def score(cfg: dict[str, Any], model_path: str, manifest: str, labels: str, feat
             det_attrs = dict(dets.attrs)
     with FeatureStore(features[0]) as store:
         provenance, failed = score_attrs(cfg, store.attrs, det_attrs), store.failed
+    trained = (model.origin or {}).get("crops")
+    if crops.all_crops or trained:  # a model trained before crops were recorded has no counts
+        provenance["crops"] = crops.describe(int((trained or {}).get("n_crops") or 0))
+        provenance["train_samples"] = json.dumps({k: (trained or {}).get(k) for k in ("train_videos", "train_samples", "n_crops")})
     # why a test video the manifest calls ok has no scores (read by `vadflow evaluate`)
     table = read_manifest(manifest)
     ok = table[(table["split"] == "test") & (table["status"] == "ok")]["id"]

@@ -9,7 +9,7 @@ import numpy as np
 
 from vadflow.data.manifest import read_labels, read_manifest
 from vadflow.stores.frames import FrameStore, is_frames_file
-from vadflow.stores.features import FeatureStore, FeatureStoreError, frame_index
+from vadflow.stores.features import FeatureStore, FeatureStoreError, crop_mean, frame_index, n_crops
 from vadflow.methods.base import VideoData, layout_error
 
 log = logging.getLogger(__name__)
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 def load_videos(manifest: str | Path, labels: str | Path, features: str | Path, split: str, layouts: tuple[str, ...] = ("clips",),
                 method: str = "", kind: str = "", detections: str | Path | None = None, lazy: bool = False,
-                extra_features: list[str | Path] | tuple = ()) -> list[VideoData]:
+                extra_features: list[str | Path] | tuple = (), crops: bool = False) -> list[VideoData]:
     """Videos of ``split`` with status ok and features, in manifest order.
 
     Videos the extractor could not decode are skipped with a warning (they are listed in the
@@ -33,6 +33,9 @@ def load_videos(manifest: str | Path, labels: str | Path, features: str | Path, 
     ``extras["frame_index"]``. ``extra_features``: further feature files of the same rows (the
     real-time method's flow stream), each in ``extras["streams"][extractor]``; their frame grid
     must equal the main file's, and a video missing from one of them is skipped.
+
+    ``crops``: a video stored with every crop (``crops: all``) carries them in ``crops``
+    (``[C, K, D]``) beside their mean in ``features``; without it, the mean only.
     """
     table = read_manifest(manifest)
     rows = table[(table["split"] == split) & (table["status"] == "ok")]
@@ -60,9 +63,13 @@ def load_videos(manifest: str | Path, labels: str | Path, features: str | Path, 
         for r in rows.itertuples():
             if r.id not in store:
                 continue
+            every = None
             if lazy:
                 feats = store.rows(r.id)
                 attrs = feats.attrs
+            elif crops:
+                every, attrs = store.get_crops(r.id)
+                feats, every = (crop_mean(every), every) if n_crops(attrs) else (every[0], None)
             else:
                 feats, attrs = store.get(r.id)
             if int(attrs["n_frames"]) != int(r.frames):
@@ -79,7 +86,8 @@ def load_videos(manifest: str | Path, labels: str | Path, features: str | Path, 
                 more["objects"] = dets.objects(r.id, int(attrs["clip_len"]), int(attrs["stride"]), len(feats))
             out.append(VideoData(id=r.id, features=feats, n_frames=int(r.frames), clip_len=int(attrs["clip_len"]),
                                  stride=int(attrs["stride"]), anomalous=bool(r.anomalous), cls=r.cls,
-                                 frame_labels=lab.get(r.id), layout=str(attrs.get("layout", "clips")), extras=more))
+                                 frame_labels=lab.get(r.id), layout=str(attrs.get("layout", "clips")), extras=more,
+                                 crops=every))
     if not out:
         raise FeatureStoreError(f"{features}: no {split} video has features; check {manifest} statuses")
     return out
@@ -130,9 +138,11 @@ def _frame_videos(rows, lab: dict, path: str | Path, split: str, layouts: tuple[
 def method_videos(cls: type, cfg: dict, manifest: str | Path, labels: str | Path, features: list[str | Path],
                   detections: str | Path | None, split: str) -> list[VideoData]:
     """The videos of ``split`` as method kind ``cls`` reads them: its main features (or frame
-    cache) first in ``features``, the further streams after it, its detections."""
+    cache) first in ``features``, the further streams after it, its detections; every crop of
+    ``crops: all`` features in ``VideoData.crops`` (jobs/crops.py hands them to the kind)."""
     return load_videos(manifest, labels, features[0], split=split, layouts=cls.layouts, method=cfg.get("name", ""),
-                       kind=cfg["kind"], detections=detections, lazy=cls.lazy_features, extra_features=list(features[1:]))
+                       kind=cfg["kind"], detections=detections, lazy=cls.lazy_features, extra_features=list(features[1:]),
+                       crops=not cls.lazy_features)
 
 
 def has_split(manifest: str | Path, split: str) -> bool:

@@ -3,6 +3,10 @@
 One dataset per video, with self-describing attrs (``VIDEO_ATTRS``, written by
 :mod:`vadflow.features.writer`). Methods, detection, streaming and the jobs read features
 through this module only; it imports nothing that extracts.
+
+A video imported with ``crops: all`` is stored once as ``[C, T, D]`` with attr ``n_crops = C``:
+:meth:`FeatureStore.get` (and every reader built on it) returns the crops' mean ``[T, D]``,
+:meth:`FeatureStore.get_crops` every crop, so no consumer needs a copy per crop.
 """
 from __future__ import annotations
 
@@ -36,8 +40,18 @@ class FeatureStore(H5Reader):
         return self._f[vid]
 
     def get(self, vid: str) -> tuple[np.ndarray, dict[str, Any]]:
+        """``[T, D]`` float32 (the mean over the crops of a ``crops: all`` video) and its attrs."""
         ds = self._dataset(vid)
-        return ds[()].astype(np.float32), dict(ds.attrs)
+        attrs = dict(ds.attrs)
+        if n_crops(attrs):
+            return crop_mean(ds[()]), attrs
+        return ds[()].astype(np.float32), attrs
+
+    def get_crops(self, vid: str) -> tuple[np.ndarray, dict[str, Any]]:
+        """``[C, T, D]`` float32: every crop of a ``crops: all`` video, or the features as the one crop."""
+        ds = self._dataset(vid)
+        x = ds[()].astype(np.float32)
+        return (x if n_crops(ds.attrs) else x[None]), dict(ds.attrs)
 
     def rows(self, vid: str) -> "LazyRows":
         """The video's features without reading them: a view that reads clip ranges on demand
@@ -51,6 +65,17 @@ class FeatureStore(H5Reader):
             have = attrs.get(key)
             if str(have) != str(want):
                 raise FeatureStoreError(f"{self.path}: video {vid}: attr {key} = {have!r}, expected {want!r}; re-extract the features")
+
+
+def n_crops(attrs: Any) -> int:
+    """Crops a video's dataset holds along its first axis (``crops: all``); 0 for ``[T, D, ...]``."""
+    return int(attrs.get("n_crops", 0))
+
+
+def crop_mean(x: np.ndarray) -> np.ndarray:
+    """``[C, T, D]`` -> ``[T, D]`` float32, summed in float64 as the import's ``crops: mean`` does, so
+    both give the same numbers."""
+    return np.asarray(x, dtype=np.float64).mean(axis=0).astype(np.float32)
 
 
 def frame_index(attrs: dict[str, Any]) -> np.ndarray:
@@ -82,9 +107,10 @@ class LazyRows:
         self._store = store
         ds = store._dataset(vid)
         self.id = vid
-        self.shape = tuple(ds.shape)
-        self.ndim = len(self.shape)
         self.attrs = dict(ds.attrs)
+        self._crops = n_crops(self.attrs)
+        self.shape = tuple(ds.shape[1:] if self._crops else ds.shape)
+        self.ndim = len(self.shape)
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -92,7 +118,8 @@ class LazyRows:
     def __getitem__(self, rows: slice) -> np.ndarray:
         if not isinstance(rows, slice):
             raise TypeError("LazyRows is read by clip ranges, e.g. rows[a:b]")
-        return self._store._dataset(self.id)[rows].astype(np.float32)
+        ds = self._store._dataset(self.id)
+        return crop_mean(ds[:, rows]) if self._crops else ds[rows].astype(np.float32)
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         out = self[0 : len(self)]

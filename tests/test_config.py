@@ -73,7 +73,7 @@ def test_overrides_scope_params(cfg):
     assert vc.data_params(cfg, "synthetic")["root"] == "data/synthetic"
 
 
-@pytest.mark.parametrize("kind", ["adnet", "mlp", "edtcn", "mil", "svdd_cae", "ador"])
+@pytest.mark.parametrize("kind", ["adnet", "mlp", "edtcn", "mil", "svdd_cae", "ador", "rtfm", "urdmu", "mgfn"])
 def test_schema_defaults_match_method_defaults(cfg, kind):
     """Defaults live in the schema; the classes keep a copy so the package runs without
     Snakemake. This keeps the two from drifting apart."""
@@ -84,7 +84,7 @@ def test_schema_defaults_match_method_defaults(cfg, kind):
     filled = cfg["methods"]["m"]
     defaults = get_method(kind).defaults
     assert {k: filled[k] for k in defaults} == defaults
-    assert set(filled) - set(defaults) <= {"kind", "mapping", "train_split", "folds"}
+    assert set(filled) - set(defaults) <= {"kind", "mapping", "train_split", "folds", "repeats"}
 
 
 def test_unknown_method_key_fails(cfg):

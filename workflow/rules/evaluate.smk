@@ -46,9 +46,11 @@ rule summary:
         thesis=lambda wc: vc.output_files(config, wc.dataset, "thesis"),
         video_level=lambda wc: vc.output_files(config, wc.dataset, "video_level"),
         resources=lambda wc: vc.output_files(config, wc.dataset, "resources"),
+        published=vc.published_file(),
     output:
         csv=vp.SUMMARY,
         html=vp.REPORT,
+        reproduction=vp.REPRODUCTION,
     log:
         "logs/{dataset}/summary.log",
     conda:
@@ -58,8 +60,42 @@ rule summary:
         runtime=15,
         mem_mb=4000,
         cpus_per_task=vc.job_threads,
+    params:
+        info=lambda wc: vc.as_json(vc.dataset_info(config, wc.dataset)),
+        protocols=lambda wc: vc.as_json(vc.method_protocols(config, wc.dataset)),
     shell:
         "vadflow summary --dataset {wildcards.dataset} --auc {input.auc:q} --f1 {input.f1:q} --per-class {input.per_class:q}"
         " --details {input.details:q} --images {input.images:q} --thesis {input.thesis:q} --video-level {input.video_level:q}"
-        " --resources {input.resources:q}"
+        " --resources {input.resources:q} --published {input.published:q} --info {params.info:q} --protocols {params.protocols:q}"
+        " --out-reproduction {output.reproduction:q}"
         " --out-csv {output.csv:q} --out-html {output.html:q} 2>&1 | tee {log:q}"
+
+
+# One published group's headline figures (a seed document's, a paper's) beside ours: builds exactly
+# the metric files of the methods its figures name (docs/reproduction.md), e.g.
+# `snakemake results/ucf_crime/reproduce_seed002.html`.
+rule reproduce:
+    input:
+        unpack(lambda wc: vc.reproduction_inputs(config, wc.dataset, wc.group)),
+    output:
+        csv=vp.REPRODUCE_CSV,
+        html=vp.REPRODUCE_HTML,
+    log:
+        "logs/{dataset}/reproduce_{group}.log",
+    wildcard_constraints:
+        group="[a-z0-9_]+",
+    conda:
+        "../../envs/report.yaml"
+    threads: 1
+    resources:
+        runtime=10,
+        mem_mb=2000,
+        cpus_per_task=vc.job_threads,
+    params:
+        info=lambda wc: vc.as_json(vc.dataset_info(config, wc.dataset)),
+        protocols=lambda wc: vc.as_json(vc.method_protocols(config, wc.dataset)),
+    shell:
+        "vadflow reproduce --dataset {wildcards.dataset:q} --group {wildcards.group:q} --auc {input.auc:q} --f1 {input.f1:q}"
+        " --details {input.details:q} --thesis {input.thesis:q} --video-level {input.video_level:q} --info {params.info:q}"
+        " --protocols {params.protocols:q} --published {input.published:q} --out-csv {output.csv:q} --out-html {output.html:q}"
+        " 2>&1 | tee {log:q}"

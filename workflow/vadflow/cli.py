@@ -167,7 +167,15 @@ def cmd_summary(a: argparse.Namespace) -> None:
 
     evaluate.summary(a.dataset, a.auc, a.f1, a.out_csv, a.out_html, per_class=a.per_class, details=a.details, images=a.images,
                      thesis=[f for f in a.thesis if f], video_level=[f for f in a.video_level if f],
-                     resources=[f for f in a.resources if f])
+                     resources=[f for f in a.resources if f], info=_cfg(a.info) if a.info else None,
+                     protocols=_cfg(a.protocols) if a.protocols else None, published=a.published, out_reproduction=a.out_reproduction)
+
+
+def cmd_reproduce(a: argparse.Namespace) -> None:
+    from vadflow.jobs import evaluate
+
+    evaluate.reproduce(a.dataset, a.group, a.auc, a.f1, a.details, [f for f in a.thesis if f], [f for f in a.video_level if f],
+                       _cfg(a.info), _cfg(a.protocols), a.published, a.out_csv, a.out_html)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -318,6 +326,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--resources", nargs="*", default=[], help="methods' resources.json (the resources output)")
     sp.add_argument("--out-csv", required=True)
     sp.add_argument("--out-html", required=True)
+    sp.add_argument("--published", default=None, help="published figures (workflow/published.yaml) for reproduction.csv")
+    sp.add_argument("--info", default=None, help="the dataset's kind and subset as JSON (config.dataset_info)")
+    sp.add_argument("--protocols", default=None, help="each method's features and crops as JSON (config.method_protocols)")
+    sp.add_argument("--out-reproduction", default=None, help="reproduction.csv: the published figures beside ours")
+
+    sp = add("reproduce", cmd_reproduce, "one published group's figures beside ours: reproduce_<group>.csv and .html")
+    for k in ("--dataset", "--group", "--info", "--protocols", "--published", "--out-csv", "--out-html"):
+        sp.add_argument(k, required=True)
+    sp.add_argument("--auc", nargs="+", required=True)
+    sp.add_argument("--f1", nargs="+", required=True)
+    sp.add_argument("--details", nargs="+", required=True)
+    sp.add_argument("--thesis", nargs="*", default=[])
+    sp.add_argument("--video-level", nargs="*", default=[])
     return p
 
 

@@ -36,6 +36,11 @@ TIMELINES = RESULTS + "/{method}/timelines.png"
 
 SUMMARY = RESULTS + "/summary.csv"
 REPORT = RESULTS + "/report.html"
+#: every published figure that applies to the dataset beside ours (docs/reproduction.md)
+REPRODUCTION = RESULTS + "/reproduction.csv"
+#: one published group's table (``{group}``: seed000 .. seed004, sultani, rtfm, urdmu, mgfn)
+REPRODUCE_CSV = RESULTS + "/reproduce_{group}.csv"
+REPRODUCE_HTML = RESULTS + "/reproduce_{group}.html"
 
 #: a method's further result files, by the output names a kind declares (``Method.outputs``):
 #: each name has its own rule, and the report a section; the first file is what the report reads.

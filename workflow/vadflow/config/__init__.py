@@ -20,6 +20,8 @@ from vadflow.config.inputs import (dataset_inputs, default_targets, detector_inp
                                    method_extra_features, method_features, method_head, method_inputs, method_wildcard, methods_pattern,
                                    methods_with_output, output_files, per_method, repeat_files, repeat_seeds, repeated, repeated_pattern,
                                    require_weights, shard_names, units, evaluated_pattern)
+from vadflow.config.reproduction import (dataset_info, method_protocols, published_file, reproduction_groups,
+                                         reproduction_inputs)
 from vadflow.config.runtime import asks_for_cuda, gpu_resources, job_threads, shell_prefix
 from vadflow.config.sections import (ConfigError, clip_grid, data_params, dataset_root, dataset_section, datasets_of_kind,
                                      deep_merge, detector_params, extractor_params, feature_layout, frames_params, generator_params,
@@ -28,7 +30,8 @@ from vadflow.config.sections import (ConfigError, clip_grid, data_params, datase
 from vadflow.io import as_json, extractor_hash
 
 __all__ = [
-    "ConfigError", "as_json", "asks_for_cuda", "check", "clip_grid", "data_params", "dataset_inputs", "dataset_root",
+    "ConfigError", "as_json", "dataset_info", "method_protocols", "published_file", "reproduction_groups",
+    "reproduction_inputs", "asks_for_cuda", "check", "clip_grid", "data_params", "dataset_inputs", "dataset_root",
     "dataset_section", "datasets_of_kind", "deep_merge", "default_targets", "detector_inputs", "detector_params",
     "extractor_hash", "extractor_params", "feature_command", "feature_inputs", "feature_layout", "frames_params",
     "generator_params", "gpu_resources", "head_features", "head_inputs", "head_params", "is_import", "is_lstm", "job_threads",

@@ -240,7 +240,10 @@ def outputs_section(video_level: Sequence[str | Path], resources: Sequence[str |
 def write_report(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path], out_csv: str | Path, out_html: str | Path,
                  images: Sequence[str | Path] = (), dataset: str = "", thesis_csvs: Sequence[str | Path] = (),
                  per_class_csvs: Sequence[str | Path] = (), details: Sequence[str | Path] = (),
-                 video_level: Sequence[str | Path] = (), resources: Sequence[str | Path] = ()) -> pd.DataFrame:
+                 video_level: Sequence[str | Path] = (), resources: Sequence[str | Path] = (),
+                 reproduction_html: str | None = None) -> pd.DataFrame:
+    """summary.csv and report.html; ``reproduction_html``: the published figures beside ours
+    (evaluation/reproduction.py), shown as a section of its own."""
     det = _load_details(details)
     summary = summarise(auc_csvs, f1_csvs, thesis_csvs, det)
     notes = skipped_notes(auc_csvs)
@@ -309,6 +312,8 @@ def write_report(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path], 
                   _table(cols([c for c in THESIS_METRICS if c in wide.columns]).dropna(subset=["thesis_snippet_auc"]),
                          left=("method",))]
     parts += outputs_section(video_level, resources)
+    if reproduction_html:
+        parts += ["<h2>Published figures beside ours</h2>", reproduction_html]
     if det:
         parts += _provenance_section(det)
     parts += ["<h2>Timelines</h2>",

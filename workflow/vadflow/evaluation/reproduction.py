@@ -379,7 +379,8 @@ def reproduction_table(entries: Sequence[Mapping[str, Any]], ours: Mapping[tuple
         half = 0.5 * 10.0 ** (-e["decimals"])
         our_sd = 0.0 if math.isnan(std) else abs(std)
         spread = max(our_sd, 0.0 if math.isnan(pub_spread) else pub_spread, tol) + half
-        proto = protocols.get(key, protocols.get(e["method"]))
+        # a metric of a kind's own protocol (LOF's thesis snippets) may have a protocol of its own
+        proto = protocols.get((key, metric), protocols.get(key, protocols.get(e["method"])))
         diffs = protocol_differences(e, proto)
         gap = mean - pub
         why: list[str] = []
@@ -481,6 +482,48 @@ def _num(v: Any, scale: str) -> str:
     if scale == "count":
         return f"{v:.0f}"
     return f"{v:.2f}" if scale == "percent" else f"{v:.4f}"
+
+
+def table_fragment(df: pd.DataFrame) -> str:
+    """The table of :func:`write_reproduction`'s page with its explanation, for report.html."""
+    page = _html(df, "")
+    return page[page.index("<body><h1></h1>") + len("<body><h1></h1>"): page.rindex("</body>")]
+
+
+def test_set_token(kind: str, subset: str | None, n_test: int) -> str:
+    """Our test set in ``published.yaml``'s vocabulary: the dataset kind, its subset and how many
+    test videos the evaluation pooled (a UCF-Crime test set missing videos is another test set)."""
+    if kind == "ucf_crime":
+        return "ucf_crime_v2_test" if subset == "v2" else f"ucf_crime_test_{n_test}"
+    if kind == "ucsd":
+        return f"{subset or 'ucsd'}_test_{n_test}"
+    if kind == "avenue":
+        return f"avenue_test_{n_test}"
+    if kind == "shanghaitech":
+        return "shanghaitech_weak_split" if n_test == 107 else f"shanghaitech_test_{n_test}"
+    if kind == "xd_violence":
+        return "xd_violence_test" if n_test == 800 else f"xd_violence_test_{n_test}"
+    return f"{kind}_test_{n_test}"
+
+
+def ours_from_summary(summary: pd.DataFrame, thesis_seeds: Mapping[str, int] | None = None) -> dict[tuple[str, str], dict[str, float]]:
+    """``(method, metric) -> {mean, std, n}`` from a summary table (report.summarise): a repeated
+    method's mean with its std over ``n_repeats``; a kind's own protocol (LOF's thesis snippets)
+    with its std over its ``thesis_seeds[method]`` seeds."""
+    out: dict[tuple[str, str], dict[str, float]] = {}
+    rows = summary[summary["metric"] != "left_out"]
+    for r in rows.to_dict("records"):
+        if r["metric"] == "thesis_snippet_auc_std" or str(r["metric"]).startswith("headline:"):
+            continue
+        n = r.get("n_repeats")
+        std = r.get("std")
+        out[(r["method"], r["metric"])] = {"mean": float(r["value"]), "std": float(std) if std is not None and not pd.isna(std) else math.nan,
+                                           "n": int(n) if n is not None and not pd.isna(n) else 1}
+    for r in rows[rows["metric"] == "thesis_snippet_auc_std"].to_dict("records"):
+        key = (r["method"], "thesis_snippet_auc")
+        if key in out:
+            out[key].update(std=float(r["value"]), n=int((thesis_seeds or {}).get(r["method"], 1)))
+    return out
 
 
 def _html(df: pd.DataFrame, title: str) -> str:

@@ -73,10 +73,69 @@ def evaluate(cfg: dict[str, Any], method: str, manifest: str, labels: str, score
 
 def summary(dataset: str, auc: Sequence[str], f1: Sequence[str], out_csv: str, out_html: str, per_class: Sequence[str] = (),
             details: Sequence[str] = (), images: Sequence[str] = (), thesis: Sequence[str] = (),
-            video_level: Sequence[str] = (), resources: Sequence[str] = ()) -> None:
+            video_level: Sequence[str] = (), resources: Sequence[str] = (), info: dict[str, Any] | None = None,
+            protocols: dict[str, dict[str, str]] | None = None, published: str | None = None,
+            out_reproduction: str | None = None) -> None:
+    """summary.csv and report.html over methods; with ``published``, also reproduction.csv: every
+    published figure that applies to the dataset beside ours (docs/reproduction.md)."""
     from vadflow.evaluation.report import skipped_notes, write_report
 
     for note in skipped_notes(auc):
         log.warning("%s", note)
+    fragment = None
+    if published and out_reproduction:
+        from vadflow.evaluation.reproduction import table_fragment, write_reproduction
+
+        table = reproduction(auc, f1, details, thesis, video_level, info or {}, protocols or {}, published)
+        write_reproduction(table, out_reproduction, None, f"vadflow reproduction: {dataset}")
+        fragment = table_fragment(table)
+        log.info("reproduction: %d published figures, %s", len(table), table["flag"].value_counts().to_dict())
     write_report(auc, f1, out_csv, out_html, images=images, dataset=dataset, thesis_csvs=thesis, per_class_csvs=per_class,
-                 details=details, video_level=video_level, resources=resources)
+                 details=details, video_level=video_level, resources=resources, reproduction_html=fragment)
+
+
+def reproduction(auc: Sequence[str], f1: Sequence[str], details: Sequence[str], thesis: Sequence[str], video_level: Sequence[str],
+                 info: dict[str, Any], protocols: dict[str, dict[str, str]], published: str, group: str | None = None):
+    """The reproduction table of one dataset (or one published group): our mean ± std of every
+    metric a published figure names, and our protocol (features, crops, checkpoint selection,
+    test set) beside the paper's."""
+    import pandas as pd
+
+    from vadflow.evaluation.report import summarise
+    from vadflow.evaluation.reproduction import (applicable, load_published, ours_from_summary, reproduction_table,
+                                                 test_set_token)
+
+    docs = [json.loads(open(p).read()) for p in details]
+    table = summarise(auc, f1, thesis, docs)
+    seeds = {}
+    for p in thesis:
+        df = pd.read_csv(p, dtype={"seed": str})
+        seeds[str(df["method"].iloc[0])] = int((df["seed"] != "mean").sum())
+    ours = ours_from_summary(table, seeds)
+    for p in video_level:  # the real-time method's SAS decisions: its vl_* columns, as published.yaml names them
+        for rec in pd.read_csv(p).to_dict("records"):
+            ours.update({(rec["method"], f"sas_{k}"): {"mean": float(v), "std": float("nan"), "n": 1}
+                         for k, v in rec.items() if k.startswith("vl_")})
+    kind, subset = info.get("kind", ""), info.get("subset")
+    protos: dict[Any, dict[str, str]] = {}
+    for d in docs:
+        m = d["method"]
+        prov = d.get("provenance") or {}
+        mine = {**protocols.get(m, {}), "selection": str(prov.get("selection") or "last"),
+                "test_set": test_set_token("ucf_crime" if kind == "synthetic" else kind, subset, int(d["n_evaluated"]))}
+        protos[m] = mine
+        protos[(m, "thesis_snippet_auc")] = {**mine, "test_set": "ucf_crime_thesis_snippets"}  # LOF's own protocol
+    entries = applicable(load_published(published), kind, subset, methods=list(protocols) or None, group=group)
+    return reproduction_table(entries, ours, protos, synthetic=bool(info.get("synthetic")))
+
+
+def reproduce(dataset: str, group: str, auc: Sequence[str], f1: Sequence[str], details: Sequence[str], thesis: Sequence[str],
+              video_level: Sequence[str], info: dict[str, Any], protocols: dict[str, dict[str, str]], published: str,
+              out_csv: str, out_html: str) -> None:
+    """One published group's table (a seed document's or a paper's headline figures), ours beside theirs."""
+    from vadflow.evaluation.reproduction import write_reproduction
+
+    table = reproduction(auc, f1, details, thesis, video_level, info, protocols, published, group=group)
+    title = f"vadflow: {group} on {dataset}" + (" (synthetic: not comparable)" if info.get("synthetic") else "")
+    write_reproduction(table, out_csv, out_html, title)
+    log.info("%s on %s: %d published figures, %s", group, dataset, len(table), table["flag"].value_counts().to_dict())

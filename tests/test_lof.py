@@ -424,7 +424,7 @@ def test_schema_defaults_match_lof_defaults(cfg):
     validate(cfg, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
     filled = cfg["methods"]["m"]
     assert {k: filled[k] for k in LOF.defaults} == LOF.defaults
-    assert set(filled) - set(LOF.defaults) <= {"kind", "mapping", "train_split", "folds", "device"}
+    assert set(filled) - set(LOF.defaults) <= {"kind", "mapping", "train_split", "folds", "device", "repeats"}
     from vadflow.methods.lof.heads import HEAD_DEFAULTS
 
     head = cfg["heads"]["h"]

@@ -19,7 +19,7 @@ rule detect:
         detector="|".join(_re.escape(d) for d in config.get("detectors") or {}) or "(?!)",
     conda:
         "../../envs/features.yaml"
-    threads: 2
+    threads: config["job_threads"]
     resources:
         **vc.gpu_resources(config, "detectors"),
         runtime=120,

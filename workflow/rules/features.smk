@@ -13,7 +13,7 @@ rule extract_features:
         "logs/{dataset}/features/{extractor}/shard-{shard}.log",
     conda:
         "../../envs/features.yaml"
-    threads: 2
+    threads: config["job_threads"]
     resources:
         **vc.gpu_resources(config, "features"),
         runtime=240,

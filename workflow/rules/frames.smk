@@ -17,7 +17,7 @@ rule frames:
         frames="|".join(_re.escape(f) for f in config.get("frames") or {}) or "(?!)",
     conda:
         "../../envs/data.yaml"
-    threads: 2
+    threads: config["job_threads"]
     resources:
         runtime=240,
         mem_mb=4000,

@@ -20,7 +20,7 @@ rule train_head:
         head="|".join(_re.escape(h) for h in config.get("heads") or {}) or "(?!)",
     conda:
         "../../envs/methods.yaml"
-    threads: 2
+    threads: config["job_threads"]
     resources:
         **vc.gpu_resources(config, "heads"),
         runtime=120,

@@ -19,7 +19,7 @@ rule pretrain_lstm:
         extractor="|".join(_re.escape(e) for e in vc.lstm_extractors(config)) or "(?!)",
     conda:
         "../../envs/features.yaml"
-    threads: 2
+    threads: config["job_threads"]
     resources:
         **vc.gpu_resources(config, "features"),
         runtime=240,

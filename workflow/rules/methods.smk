@@ -18,7 +18,7 @@ rule train:
         method=vc.evaluated_pattern(config),
     conda:
         "../../envs/methods.yaml"
-    threads: 2
+    threads: config["job_threads"]
     resources:
         **vc.gpu_resources(config, "methods"),
         runtime=240,
@@ -46,7 +46,7 @@ rule score:
         method=vc.evaluated_pattern(config),
     conda:
         "../../envs/methods.yaml"
-    threads: 2
+    threads: config["job_threads"]
     resources:
         **vc.gpu_resources(config, "methods"),
         runtime=60,

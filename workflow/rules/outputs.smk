@@ -19,7 +19,7 @@ rule thesis_protocol:
         method=vc.methods_pattern(config, "thesis"),
     conda:
         "../../envs/methods.yaml"
-    threads: 2
+    threads: config["job_threads"]
     resources:
         **vc.gpu_resources(config, "methods"),
         runtime=120,
@@ -73,7 +73,7 @@ rule resources:
         method=vc.methods_pattern(config, "resources"),
     conda:
         "../../envs/features.yaml"
-    threads: 2
+    threads: config["job_threads"]
     resources:
         **vc.gpu_resources(config, "methods"),
         runtime=30,

@@ -94,6 +94,12 @@ def scratch(tmp_path_factory, fixtures_dir) -> Path:
     ucf = d / cfg["datasets"]["ucf_crime"]["root"]
     for name in ("Anomaly_Train.txt", "Temporal_Anomaly_Annotation.txt"):
         shutil.copy(fixtures_dir / name, ucf / name)
+    # precomputed detections the real-data config imports (README: ADOR's objects)
+    for sec in cfg.get("detectors", {}).values():
+        path = (sec.get("precomputed") or {}).get("path")
+        if path:
+            (d / path).parent.mkdir(parents=True, exist_ok=True)
+            (d / path).touch()
     for sec in cfg["features"].values():
         if sec.get("weights") and sec["weights"] != "random":
             (d / sec["weights"]).parent.mkdir(parents=True, exist_ok=True)

@@ -28,27 +28,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
 import vadflow.config as vc  # noqa: E402
-from vadflow.data.manifest import read_labels, read_manifest  # noqa: E402
-from vadflow.evaluation.tables import evaluate  # noqa: E402
+from vadflow.data.manifest import read_manifest  # noqa: E402
 from vadflow.jobs import methods as jobs  # noqa: E402
-from vadflow.jobs.videos import method_videos  # noqa: E402
-from vadflow.methods import get_method, load_method  # noqa: E402
 from vadflow.stores.features import FeatureStoreError  # noqa: E402
 from vadflow.stores.scores import read_scores  # noqa: E402
 
+from val import load_config, pooled_metrics, split_scores  # noqa: E402  (benchmarks/val.py: the same config and metrics)
+
 QUICK = ["adnet", "mil", "rtfm", "urdmu"]
-METRICS = ("auc", "ap", "f1@10", "f1@25", "f1@50")
-
-
-def load_config(configfiles: list[Path]) -> dict:
-    from snakemake.utils import validate
-
-    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    for path in configfiles:
-        cfg = vc.deep_merge(cfg, yaml.safe_load(Path(path).read_text()) or {})
-    validate(cfg, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
-    vc.check(cfg)
-    return cfg
 
 
 def build_inputs(workdir: Path, cfg: dict, dataset: str, methods: list[str], cores: int) -> None:
@@ -61,14 +48,6 @@ def build_inputs(workdir: Path, cfg: dict, dataset: str, methods: list[str], cor
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--cores", str(cores),
                     *dict.fromkeys(targets)], check=True)
-
-
-def metrics_of(tables: dict) -> dict[str, float]:
-    auc, f1 = tables["auc"].iloc[0], tables["f1"]
-    out = {"auc": float(auc["auc"]), "ap": float(auc["ap"])}
-    for r in f1[f1["report"] == "abnormal"].itertuples():
-        out[f"f1@{r.k:g}"] = float(r.f1)
-    return out
 
 
 def run_one(workdir: Path, cfg: dict, dataset: str, method: str, seed: int, tmp: Path, threads: int) -> dict[str, float]:
@@ -87,23 +66,16 @@ def run_one(workdir: Path, cfg: dict, dataset: str, method: str, seed: int, tmp:
     seconds = time.perf_counter() - t0
     table = read_manifest(res / "manifest.csv")
     out: dict[str, float] = {"seconds": seconds}
-    scores = read_scores(scores_path)
-    rows = table[(table["split"] == "test") & table["id"].isin(list(scores))][["id", "cls", "anomalous", "fps"]].reset_index(drop=True)
-    out.update(metrics_of(evaluate(read_labels(res / "labels.h5", list(rows["id"])), scores, rows, cfg.get("evaluation"))))
+    out.update(pooled_metrics(read_scores(scores_path), table[table["split"] == "test"], res / "labels.h5", cfg))
     if ((table["split"] == "val") & (table["status"] == "ok")).any():
-        model = load_method(model_path)
-        cls = get_method(params["kind"])
         try:
-            val = method_videos(cls, params, res / "manifest.csv", res / "labels.h5", files["features"], det, "val")
+            vs = split_scores(model_path, params, res, files["features"], det, "val")
         except FeatureStoreError as e:
             # a frame cache holds the videos its method's jobs read; a kind that reads no validation
             # videos (SVDD-CAE) has none cached, so it gets test metrics only
             print(f"{method}: no validation metrics ({e})", flush=True)
             return out
-        vs = {v.id: model.score(v) for v in val}
-        vrows = table[table["id"].isin(list(vs))][["id", "cls", "anomalous", "fps"]].reset_index(drop=True)
-        out.update({f"val_{k}": v for k, v in metrics_of(evaluate(read_labels(res / "labels.h5", list(vrows["id"])), vs, vrows,
-                                                                  cfg.get("evaluation"))).items()})
+        out.update({f"val_{k}": v for k, v in pooled_metrics(vs, table, res / "labels.h5", cfg).items()})
     return out
 
 

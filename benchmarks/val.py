@@ -52,6 +52,25 @@ def build(workdir: Path, cfg: dict, dataset: str, methods: list[str], cores: int
     subprocess.run(cmd, check=True)
 
 
+def split_scores(model_path: Path, params: dict, res: Path, features: list, detections, split: str) -> dict[str, np.ndarray]:
+    """Frame scores of the ``split`` videos of ``res/manifest.csv`` by the trained model at ``model_path``."""
+    model = load_method(model_path)
+    videos = method_videos(get_method(params["kind"]), params, res / "manifest.csv", res / "labels.h5", features, detections, split)
+    # LOF's min-max constants are the test set's (kept in the model): the val scores use the same map
+    return {v.id: model.score(v) for v in videos}
+
+
+def pooled_metrics(scores: dict[str, np.ndarray], table: pd.DataFrame, labels: Path, cfg: dict) -> dict[str, float]:
+    """Pooled frame AUC, AP and F1@k (abnormal segments) of ``scores``, exactly as `evaluate` computes them."""
+    rows = table[table["id"].isin(list(scores))][["id", "cls", "anomalous", "fps"]].reset_index(drop=True)
+    tables = evaluate(read_labels(labels, list(rows["id"])), scores, rows, cfg.get("evaluation"))
+    auc, f1 = tables["auc"].iloc[0], tables["f1"]
+    out = {"auc": float(auc["auc"]), "ap": float(auc["ap"])}
+    for r in f1[f1["report"] == "abnormal"].itertuples():
+        out[f"f1@{r.k:g}"] = float(r.f1)
+    return out
+
+
 def val_metrics(workdir: Path, cfg: dict, dataset: str, method: str) -> dict:
     """Pooled frame AUC, AP and F1@k (abnormal) of ``method``'s trained model on the val split."""
     params = vc.method_params(cfg, dataset, method)
@@ -61,21 +80,11 @@ def val_metrics(workdir: Path, cfg: dict, dataset: str, method: str) -> dict:
     table = read_manifest(res / "manifest.csv")
     if not (table["split"] == "val").any():
         raise SystemExit(f"{res / 'manifest.csv'} has no val video: set datasets.{dataset}.generator.n_val_normal and n_val_anomalous")
-    cls = get_method(params["kind"])
-    model = load_method(res / method / "model.pt")
     files = vc.method_inputs(cfg, dataset, method)
-    videos = method_videos(cls, params, res / "manifest.csv", res / "labels.h5", [workdir / p for p in files["features"]],
-                           workdir / files["detections"][0] if files["detections"] else None, "val")
-    # LOF's min-max constants are the test set's (kept in the model): the val scores use the same map
-    scores = {v.id: model.score(v) for v in videos}
-    rows = table[table["id"].isin(list(scores))][["id", "cls", "anomalous", "fps"]].reset_index(drop=True)
-    tables = evaluate(read_labels(res / "labels.h5", list(rows["id"])), scores, rows, cfg.get("evaluation"))
-    auc, f1 = tables["auc"].iloc[0], tables["f1"]
-    out = {"method": method, "features": ",".join(vc.method_reads(cfg, dataset, method).features), "videos": len(rows),
-           "auc": auc["auc"], "ap": auc["ap"]}
-    for r in f1[f1["report"] == "abnormal"].itertuples():
-        out[f"f1@{r.k:g}"] = r.f1
-    return out
+    scores = split_scores(res / method / "model.pt", params, res, [workdir / p for p in files["features"]],
+                          workdir / files["detections"][0] if files["detections"] else None, "val")
+    return {"method": method, "features": ",".join(vc.method_reads(cfg, dataset, method).features), "videos": len(scores),
+            **pooled_metrics(scores, table, res / "labels.h5", cfg)}
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Published figures beside ours: ``results/{dataset}/reproduction.csv`` and its HTML table (issue 24).
+"""Published figures beside ours: ``results/{dataset}/reproduction.csv`` and its HTML table (docs/reproduction.md).
 
 The published values live in one data file, ``workflow/published.yaml`` (its header and
 ``docs/reproduction.md`` describe the fields). This module only reads that file, picks the entries
@@ -37,8 +37,7 @@ PROTOCOL_FIELDS = ("features", "crops", "selection", "test_set")
 #: a published protocol field with this value (or absent) is not compared.
 NOT_STATED = "not stated"
 
-#: dataset kinds a published figure may apply to (the config schema's evaluation kinds, plus
-#: XD-Violence, which vadflow has no reader for yet).
+#: dataset kinds a published figure may apply to (the config schema's evaluated dataset kinds).
 DATASET_KINDS = ("ucf_crime", "xd_violence", "ucsd", "avenue", "shanghaitech")
 #: a dataset kind that stands in for another: the synthetic dataset mimics UCF-Crime, so its table
 #: lists UCF-Crime's figures (marked not comparable with ``synthetic=True``).
@@ -486,8 +485,40 @@ def _num(v: Any, scale: str) -> str:
 
 def table_fragment(df: pd.DataFrame) -> str:
     """The table of :func:`write_reproduction`'s page with its explanation, for report.html."""
-    page = _html(df, "")
-    return page[page.index("<body><h1></h1>") + len("<body><h1></h1>"): page.rindex("</body>")]
+    head = ["method", "metric", "published", "source", "their features / crops / selection / test set",
+            "ours (mean ± std, n)", "gap", "flag", "why"]
+    body = []
+    for r in df.to_dict("records"):
+        scale = r["scale"]
+        pub = _fmt(r["published"]) if scale != "count" else f"{r['published']:.0f}"
+        if not pd.isna(r["published_spread"]):
+            pub += f" ± {_fmt(r['published_spread'])}"
+        if pd.isna(r["ours_mean"]):
+            ours = "–"
+        else:
+            ours = _num(r["ours_mean"], scale)
+            if not pd.isna(r["ours_std"]) and int(r["n_repeats"]) > 1:
+                ours += f" ± {_num(r['ours_std'], scale)}"
+            ours += f" (n = {int(r['n_repeats'])})"
+        gap = "–" if pd.isna(r["gap"]) else ("+" if r["gap"] >= 0 else "") + _num(r["gap"], scale)
+        proto = " / ".join(str(r[c]) for c in ("their_features", "their_crops", "their_selection", "their_test_set"))
+        cls = {FLAG_FLAGGED: "flagged", FLAG_SYNTHETIC: "synthetic", FLAG_MISSING: "missing"}.get(r["flag"], "")
+        cells = [(r["method"], True), (f"{r['metric']} ({scale})", True), (pub, False), (r["source"], True),
+                 (proto, True), (ours, False), (gap, False), (r["flag"], True), (r["why"] or "", True)]
+        tds = "".join(f"<td{' class=l' if left else ''}>{html.escape(str(t))}</td>" for t, left in cells)
+        note = f' title="{html.escape(str(r["notes"]))}"' if r.get("notes") and not pd.isna(r["notes"]) else ""
+        body.append(f"<tr class='{cls}'{note}>{tds}</tr>")
+    ths = "".join(f"<th class=l>{html.escape(h)}</th>" for h in head)
+    parts = []
+    if (df["flag"] == FLAG_SYNTHETIC).any():
+        parts.append("<div class=warn>These are results on <b>synthetic</b> data: the published values are "
+                     "shown beside ours for orientation only and are not comparable.</div>")
+    counts = df["flag"].value_counts()
+    parts.append(f"<p>{FLAG_MEANING}</p><p>{len(df)} published figures: "
+                 + ", ".join(f"{int(counts.get(f, 0))} {f}" for f in (FLAG_OK, FLAG_FLAGGED, FLAG_MISSING, FLAG_SYNTHETIC)
+                             if counts.get(f, 0)) + ". Numbers are in each figure's published scale.</p>")
+    parts.append(f"<table><thead><tr>{ths}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+    return "".join(parts)
 
 
 def test_set_token(kind: str, subset: str | None, n_test: int) -> str:
@@ -527,41 +558,8 @@ def ours_from_summary(summary: pd.DataFrame, thesis_seeds: Mapping[str, int] | N
 
 
 def _html(df: pd.DataFrame, title: str) -> str:
-    head = ["method", "metric", "published", "source", "their features / crops / selection / test set",
-            "ours (mean ± std, n)", "gap", "flag", "why"]
-    body = []
-    for r in df.to_dict("records"):
-        scale = r["scale"]
-        pub = _fmt(r["published"]) if scale != "count" else f"{r['published']:.0f}"
-        if not pd.isna(r["published_spread"]):
-            pub += f" ± {_fmt(r['published_spread'])}"
-        if pd.isna(r["ours_mean"]):
-            ours = "–"
-        else:
-            ours = _num(r["ours_mean"], scale)
-            if not pd.isna(r["ours_std"]) and int(r["n_repeats"]) > 1:
-                ours += f" ± {_num(r['ours_std'], scale)}"
-            ours += f" (n = {int(r['n_repeats'])})"
-        gap = "–" if pd.isna(r["gap"]) else ("+" if r["gap"] >= 0 else "") + _num(r["gap"], scale)
-        proto = " / ".join(str(r[c]) for c in ("their_features", "their_crops", "their_selection", "their_test_set"))
-        cls = {FLAG_FLAGGED: "flagged", FLAG_SYNTHETIC: "synthetic", FLAG_MISSING: "missing"}.get(r["flag"], "")
-        cells = [(r["method"], True), (f"{r['metric']} ({scale})", True), (pub, False), (r["source"], True),
-                 (proto, True), (ours, False), (gap, False), (r["flag"], True), (r["why"] or "", True)]
-        tds = "".join(f"<td{' class=l' if left else ''}>{html.escape(str(t))}</td>" for t, left in cells)
-        note = f' title="{html.escape(str(r["notes"]))}"' if r.get("notes") and not pd.isna(r["notes"]) else ""
-        body.append(f"<tr class='{cls}'{note}>{tds}</tr>")
-    ths = "".join(f"<th class=l>{html.escape(h)}</th>" for h in head)
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-             f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
-    if (df["flag"] == FLAG_SYNTHETIC).any():
-        parts.append("<div class=warn>These are results on <b>synthetic</b> data: the published values are "
-                     "shown beside ours for orientation only and are not comparable.</div>")
-    counts = df["flag"].value_counts()
-    parts.append(f"<p>{FLAG_MEANING}</p><p>{len(df)} published figures: "
-                 + ", ".join(f"{int(counts.get(f, 0))} {f}" for f in (FLAG_OK, FLAG_FLAGGED, FLAG_MISSING, FLAG_SYNTHETIC)
-                             if counts.get(f, 0)) + ". Numbers are in each figure's published scale.</p>")
-    parts.append(f"<table><thead><tr>{ths}</tr></thead><tbody>{''.join(body)}</tbody></table></body></html>")
-    return "".join(parts)
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>{table_fragment(df)}</body></html>")
 
 
 def write_reproduction(df: pd.DataFrame, csv_path: str | Path, html_path: str | Path | None, title: str) -> None:

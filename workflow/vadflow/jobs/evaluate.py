@@ -102,7 +102,7 @@ def reproduction(auc: Sequence[str], f1: Sequence[str], details: Sequence[str], 
     import pandas as pd
 
     from vadflow.evaluation.report import summarise
-    from vadflow.evaluation.reproduction import (applicable, load_published, ours_from_summary, reproduction_table,
+    from vadflow.evaluation.reproduction import (STANDS_FOR, applicable, load_published, ours_from_summary, reproduction_table,
                                                  test_set_token)
 
     docs = [json.loads(open(p).read()) for p in details]
@@ -122,7 +122,7 @@ def reproduction(auc: Sequence[str], f1: Sequence[str], details: Sequence[str], 
         m = d["method"]
         prov = d.get("provenance") or {}
         mine = {**protocols.get(m, {}), "selection": str(prov.get("selection") or "last"),
-                "test_set": test_set_token("ucf_crime" if kind == "synthetic" else kind, subset, int(d["n_evaluated"]))}
+                "test_set": test_set_token(STANDS_FOR.get(kind, kind), subset, int(d["n_evaluated"]))}
         protos[m] = mine
         protos[(m, "thesis_snippet_auc")] = {**mine, "test_set": "ucf_crime_thesis_snippets"}  # LOF's own protocol
     entries = applicable(load_published(published), kind, subset, methods=list(protocols) or None, group=group)

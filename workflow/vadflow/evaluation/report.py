@@ -105,7 +105,7 @@ def _over_repeats(df: pd.DataFrame, keys: tuple[str, ...]):
 
 def _flag(rec: dict[str, Any]) -> bool:
     """Whether a metric row comes from a model whose checkpoint was chosen on the test videos."""
-    return rec.get("test_selected", False) in (True, "True", 1)
+    return _true(rec.get("test_selected", False))
 
 
 def test_selected(summary: pd.DataFrame) -> list[str]:
@@ -252,16 +252,15 @@ def write_report(auc_csvs: Sequence[str | Path], f1_csvs: Sequence[str | Path], 
     metrics = summary[summary["metric"] != "left_out"]
     wide = metrics.pivot(index="method", columns="metric", values="value")
     wide = wide.reindex([m for m in dict.fromkeys(metrics["method"])])  # the config's method order
+    spread = metrics.pivot(index="method", columns="metric", values="std").reindex(wide.index)
     chosen_on_test = test_selected(summary)
     # every table row of a test-selected model says so
-    wide = wide.rename(index={m: f"{m} (test-selected)" for m in chosen_on_test})
+    marked = {m: f"{m} (test-selected)" for m in chosen_on_test}
+    wide, spread = wide.rename(index=marked), spread.rename(index=marked)
     frame_cols = [c for c in AUC_METRICS if c in wide.columns]
     order = {"abnormal": 0, "normal": 1, "all": 2}
     f1_cols = sorted((c for c in wide.columns if c.startswith("f1@")),
                      key=lambda c: (order.get(c.split("_", 1)[1], 3), float(c[3:].split("_", 1)[0])))
-
-    spread = metrics.pivot(index="method", columns="metric", values="std").reindex(wide.index.map(lambda m: m.removesuffix(" (test-selected)")))
-    spread.index = wide.index
 
     def cols(names: Sequence[str], fmt: str = "{:.4f}") -> pd.DataFrame:
         """The metric columns ``names``; a repeated method's cells read mean ± std over its repeats."""

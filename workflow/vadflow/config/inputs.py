@@ -9,8 +9,8 @@ from typing import Any
 
 from vadflow import paths
 from vadflow.config.sections import (ConfigError, dataset_root, dataset_section, detector_params, extractor_params, head_params,
-                                     is_concat, is_import, is_lstm, method_class, method_names, method_outputs, method_reads,
-                                     method_repeats, method_units)
+                                     is_concat, is_import, is_lstm, method_class, method_names, method_outputs, method_params,
+                                     method_reads, method_repeats, method_units)
 from vadflow.io import as_json
 
 
@@ -305,6 +305,4 @@ def repeat_files(config: dict, pattern: str, dataset: str, method: str) -> list[
 
 def repeat_seeds(config: dict, dataset: str, method: str) -> list[int]:
     """The training seed of every repeat of ``method``, in repeat order."""
-    from vadflow.config.sections import method_params
-
     return [int(method_params(config, dataset, u).get("seed", 0)) for u in method_units(config, dataset, method)]

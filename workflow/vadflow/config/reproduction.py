@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from vadflow import paths
-from vadflow.config.sections import dataset_section, extractor_params, frames_params, method_names, method_reads
+from vadflow.config.inputs import output_files
+from vadflow.config.sections import ConfigError, dataset_section, extractor_params, frames_params, method_names, method_reads
 
 
 def published_file() -> str:
@@ -63,12 +64,8 @@ def reproduction_inputs(config: dict, dataset: str, group: str) -> dict[str, lis
     exactly what its one-command table (``reproduce_<group>``) builds."""
     methods = list(dict.fromkeys(e["method"] for e in _entries(config, dataset, group)))
     if not methods:
-        from vadflow.config.sections import ConfigError
-
         raise ConfigError(f"no published figure of group {group!r} applies to dataset {dataset} with the methods this config "
                           f"defines (groups here: {', '.join(reproduction_groups(config, dataset)) or 'none'}; docs/reproduction.md)")
-    from vadflow.config.inputs import output_files
-
     def per(template: str) -> list[str]:
         return [template.format(dataset=dataset, method=m) for m in methods]
 

@@ -237,7 +237,7 @@ class WeakMethod(NeuralMethod):
             raise MethodError(f"{self.kind}: no training videos")
         self.scaler = FeatureScaler()
         if cfg.get("standardize", False):
-            self.scaler.fit([v.crop_stack().reshape(-1, v.crop_stack().shape[-1]) for v in train])
+            self.scaler.fit([x.reshape(-1, x.shape[-1]) for x in (v.crop_stack() for v in train)])
         self.in_dim = None
         normal = [b for v in train if not v.anomalous for b in self.bags(v)]
         abnormal = [b for v in train if v.anomalous for b in self.bags(v)]
